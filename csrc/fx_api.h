@@ -1,0 +1,63 @@
+/* fx_api.h - the C interface of fastxent's kernels (no Python here).
+ *
+ * Arrays are described by a base pointer and strides counted in elements
+ * (not bytes, may be negative). A batch of rows is viewed as
+ * (outer, C, inner): row r = o * inner + i holds the C classes of position
+ * (o, i), so both NumPy's (N, C) with axis=-1 and PyTorch's (N, C, d1, ...)
+ * with axis=1 are described without copying.
+ */
+#ifndef FX_API_H
+#define FX_API_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+enum fx_dtype { FX_F32 = 0, FX_F64 = 1 };
+enum fx_isa { FX_ISA_BASELINE = 0, FX_ISA_AVX2 = 1, FX_ISA_AVX512 = 2, FX_ISA_COUNT = 3 };
+
+typedef struct {
+    int64_t outer, C, inner;
+    const void *x;          /* logits (compute dtype) */
+    int64_t xs_outer, xs_class, xs_inner;
+    const void *y;          /* soft targets (compute dtype) or NULL */
+    int64_t ys_outer, ys_class, ys_inner;
+    const int64_t *labels;  /* class indices, contiguous over rows, or NULL */
+    int64_t ignore_index;
+    const void *weight;     /* per-class weights (compute dtype) or NULL */
+    double smoothing;       /* label smoothing eps in [0, 1] */
+    void *loss_out;         /* per-row losses, contiguous over rows, or NULL */
+    void *grad;             /* d loss / d x (compute dtype) or NULL */
+    int64_t gs_outer, gs_class, gs_inner;
+    double grad_scale;      /* gradient of the reduction w.r.t. each row loss */
+} fx_xent_problem;
+
+/* ISA level in use; fx_select_isa picks min(requested, supported). */
+int fx_select_isa(int requested);
+int fx_current_isa(void);
+int fx_supported_isa(void);
+const char *fx_isa_name(int isa);
+
+/* Threading facts of the build. */
+int fx_have_openmp(void);
+int fx_omp_max_threads(void);
+const char *fx_compiler(void);
+int fx_openmp_version(void);
+
+/* Checks labels (flat, n of them) against [0, C) or ignore_index and returns
+ * the flat index of the first bad one, or -1. Also returns the sum over
+ * non-ignored labels of weight[label] (or their count without weights),
+ * summed in order in float64. */
+int64_t fx_check_labels(const int64_t *labels, int64_t n, int64_t C,
+                        int64_t ignore_index, const void *weight, int dtype,
+                        double *weight_sum);
+
+/* Softmax cross-entropy: writes loss_out/grad if given and returns in
+ * *loss_sum the sum of all row losses (deterministic for any thread count).
+ * Returns 0, or -1 when memory for the block sums could not be allocated. */
+int fx_xent(const fx_xent_problem *p, int dtype, int nthreads, double *loss_sum);
+
+/* Test hook: applies the vector math function `fn` (0 exp, 1 log, 2 log1p)
+ * of the current ISA to n contiguous values. */
+void fx_math_eval(int fn, int dtype, const void *in, void *out, int64_t n);
+
+#endif

@@ -1,0 +1,243 @@
+/* fx_driver.c - ISA selection, threading and deterministic reductions.
+ *
+ * The ISA variants only know how to process one block of rows; this file
+ * decides the blocks, runs them on OpenMP threads and combines their sums.
+ * Block sizes depend only on the problem's shape, never on the thread count,
+ * and block sums are combined pairwise in block order, so every reduction is
+ * bitwise identical for any number of threads.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include "fx_isa.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* below this many elements of work a call stays on the calling thread */
+#define FX_SERIAL_WORK 32768
+/* target elements per block: small enough to balance threads, large enough
+ * that per-block overhead is negligible */
+#define FX_BLOCK_WORK 16384
+#define FX_MAX_BLOCK_ROWS 1024
+
+static const fx_isa_table *fx_tables[FX_ISA_COUNT];
+static int fx_isa = -1;
+
+int fx_supported_isa(void)
+{
+#if defined(FX_X86_DISPATCH)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+        && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        return FX_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return FX_ISA_AVX2;
+#endif
+    return FX_ISA_BASELINE;
+}
+
+int fx_select_isa(int requested)
+{
+    fx_tables[FX_ISA_BASELINE] = &fx_table_baseline;
+#if defined(FX_X86_DISPATCH)
+    fx_tables[FX_ISA_AVX2] = &fx_table_avx2;
+    fx_tables[FX_ISA_AVX512] = &fx_table_avx512;
+#endif
+    int best = fx_supported_isa();
+    if (requested < 0 || requested > best) requested = best;
+    fx_isa = requested;
+    return fx_isa;
+}
+
+int fx_current_isa(void)
+{
+    if (fx_isa < 0) fx_select_isa(-1);
+    return fx_isa;
+}
+
+const char *fx_isa_name(int isa)
+{
+    switch (isa) {
+    case FX_ISA_BASELINE: return "baseline";
+    case FX_ISA_AVX2: return "avx2";
+    case FX_ISA_AVX512: return "avx512";
+    default: return "unknown";
+    }
+}
+
+const fx_isa_table *fx_table(void)
+{
+    return fx_tables[fx_current_isa()];
+}
+
+int fx_have_openmp(void)
+{
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int fx_omp_max_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+const char *fx_compiler(void)
+{
+#if defined(__clang__)
+    return "clang " __clang_version__;
+#elif defined(__GNUC__)
+    return "gcc " __VERSION__;
+#elif defined(_MSC_VER)
+    return "msvc";
+#else
+    return "unknown";
+#endif
+}
+
+int fx_openmp_version(void)
+{
+#ifdef _OPENMP
+    return _OPENMP;
+#else
+    return 0;
+#endif
+}
+
+/* Pairwise sum of v[0..n) in a fixed tree order. */
+static double fx_pairwise_sum(const double *v, int64_t n)
+{
+    if (n <= 8) {
+        double s = 0.0;
+        for (int64_t i = 0; i < n; i++) s += v[i];
+        return s;
+    }
+    int64_t h = n / 2;
+    return fx_pairwise_sum(v, h) + fx_pairwise_sum(v + h, n - h);
+}
+
+int64_t fx_check_labels(const int64_t *labels, int64_t n, int64_t C,
+                        int64_t ignore_index, const void *weight, int dtype,
+                        double *weight_sum)
+{
+    double ws = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t y = labels[i];
+        if (y == ignore_index) continue;
+        if (y < 0 || y >= C) return i;
+        if (weight == NULL)
+            ws += 1.0;
+        else if (dtype == FX_F32)
+            ws += (double)((const float *)weight)[y];
+        else
+            ws += ((const double *)weight)[y];
+    }
+    *weight_sum = ws;
+    return -1;
+}
+
+static int fx_threads_for(int64_t work, int nthreads, int64_t nblocks)
+{
+    if (nthreads < 1) nthreads = 1;
+    if (work < FX_SERIAL_WORK) return 1;
+    if (nblocks < nthreads) nthreads = (int)nblocks;
+    return nthreads < 1 ? 1 : nthreads;
+}
+
+int fx_run_blocks(fx_block_fn fn, const void *problem, int64_t nblocks,
+                  int64_t work, int nthreads, double *sum)
+{
+    *sum = 0.0;
+    if (nblocks <= 0) return 0;
+    double partial_local[64];
+    double *partial = partial_local;
+    if (nblocks > 64) {
+        partial = (double *)malloc((size_t)nblocks * sizeof(double));
+        if (partial == NULL) return -1;
+    }
+    const int nt = fx_threads_for(work, nthreads, nblocks);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+#endif
+    for (int64_t b = 0; b < nblocks; b++) partial[b] = fn(problem, b);
+    (void)nt;
+    *sum = fx_pairwise_sum(partial, nblocks);
+    if (partial != partial_local) free(partial);
+    return 0;
+}
+
+int64_t fx_rows_per_block(int64_t C)
+{
+    int64_t rows = C > 0 ? FX_BLOCK_WORK / C : FX_MAX_BLOCK_ROWS;
+    if (rows < 1) rows = 1;
+    if (rows > FX_MAX_BLOCK_ROWS) rows = FX_MAX_BLOCK_ROWS;
+    return rows;
+}
+
+/* Blocks of rows for an (outer, C, inner) problem: runs of consecutive
+ * outer indices when inner == 1, else runs of inner positions within one
+ * outer index, so each block is rows of one stride. */
+typedef struct {
+    const fx_xent_problem *p;
+    int dtype;
+    int64_t rows_per_block, per_outer;
+    fx_xent_block_fn fn;
+} fx_xent_blocks;
+
+static double fx_xent_block_adapter(const void *ctx, int64_t b)
+{
+    const fx_xent_blocks *xb = (const fx_xent_blocks *)ctx;
+    const fx_xent_problem *p = xb->p;
+    int64_t o, i0, n;
+    fx_row_block(p->outer, p->inner, xb->rows_per_block, xb->per_outer, b, &o, &i0, &n);
+    return xb->fn(p, o, i0, n);
+}
+
+void fx_row_block(int64_t outer, int64_t inner, int64_t rows_per_block,
+                  int64_t per_outer, int64_t b, int64_t *o, int64_t *i0, int64_t *n)
+{
+    if (inner == 1) {
+        *o = b * rows_per_block;
+        *i0 = 0;
+        *n = outer - *o < rows_per_block ? outer - *o : rows_per_block;
+    } else {
+        *o = b / per_outer;
+        *i0 = (b % per_outer) * rows_per_block;
+        *n = inner - *i0 < rows_per_block ? inner - *i0 : rows_per_block;
+    }
+}
+
+int64_t fx_row_blocks(int64_t outer, int64_t inner, int64_t rows_per_block,
+                      int64_t *per_outer)
+{
+    if (inner == 1) {
+        *per_outer = 0;
+        return (outer + rows_per_block - 1) / rows_per_block;
+    }
+    *per_outer = (inner + rows_per_block - 1) / rows_per_block;
+    return outer * *per_outer;
+}
+
+int fx_xent(const fx_xent_problem *p, int dtype, int nthreads, double *loss_sum)
+{
+    fx_xent_blocks xb;
+    xb.p = p;
+    xb.dtype = dtype;
+    xb.rows_per_block = fx_rows_per_block(p->C);
+    const int64_t nblocks = p->C == 0 ? 0 : fx_row_blocks(p->outer, p->inner, xb.rows_per_block, &xb.per_outer);
+    xb.fn = fx_table()->xent_block[dtype];
+    return fx_run_blocks(fx_xent_block_adapter, &xb, nblocks, p->outer * p->inner * p->C,
+                         nthreads, loss_sum);
+}
+
+void fx_math_eval(int fn, int dtype, const void *in, void *out, int64_t n)
+{
+    fx_table()->math[dtype](fn, in, out, n);
+}

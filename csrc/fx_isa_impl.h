@@ -1,0 +1,42 @@
+/* fx_isa_impl.h - body of one ISA variant. Included once by each isa_*.c
+ * with FX_ISA_SUFFIX defined and the target set, so every static inline
+ * helper below is compiled (and inlined) for that ISA. */
+#include <math.h>
+#include <stdlib.h>
+#include "fx_isa.h"
+#include "fx_math.h"
+
+#define FX_T float
+#define FX_SFX f32
+#define FX_EXP fx_exp_f32
+#define FX_LOG fx_log_f32
+#define FX_LOG1P fx_log1p_f32
+#define FX_CHUNK 2048
+#include "fx_xent_tmpl.h"
+#include "fx_math_tmpl.h"
+#undef FX_T
+#undef FX_SFX
+#undef FX_EXP
+#undef FX_LOG
+#undef FX_LOG1P
+#undef FX_CHUNK
+
+#define FX_T double
+#define FX_SFX f64
+#define FX_EXP fx_exp_f64
+#define FX_LOG fx_log_f64
+#define FX_LOG1P fx_log1p_f64
+#define FX_CHUNK 1024
+#include "fx_xent_tmpl.h"
+#include "fx_math_tmpl.h"
+#undef FX_T
+#undef FX_SFX
+#undef FX_EXP
+#undef FX_LOG
+#undef FX_LOG1P
+#undef FX_CHUNK
+
+const fx_isa_table FX_CAT(fx_table_, FX_ISA_SUFFIX) = {
+    {xent_block_f32, xent_block_f64},
+    {math_eval_f32, math_eval_f64},
+};

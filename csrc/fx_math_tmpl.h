@@ -1,0 +1,21 @@
+/* Template (per dtype): applies a vector math function to a contiguous
+ * array. Used by the accuracy tests of fx_math.h for each ISA variant. */
+#define FX_FN(name) FX_CAT(name, FX_CAT(_, FX_SFX))
+
+static void FX_FN(math_eval)(int fn, const void *in, void *out, int64_t n)
+{
+    const FX_T *a = (const FX_T *)in;
+    FX_T *b = (FX_T *)out;
+    if (fn == 0) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) b[i] = FX_EXP(a[i]);
+    } else if (fn == 1) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) b[i] = FX_LOG(a[i]);
+    } else {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) b[i] = FX_LOG1P(a[i]);
+    }
+}
+
+#undef FX_FN

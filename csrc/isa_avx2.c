@@ -1,0 +1,17 @@
+/* Kernels compiled for AVX2 + FMA; selected at run time on CPUs that have
+ * them. Empty where the compiler cannot target x86 (FX_X86_DISPATCH unset). */
+#include "fx_isa.h"
+#if defined(FX_X86_DISPATCH)
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC target("avx2,fma")
+#endif
+#define FX_ISA_SUFFIX avx2
+#include "fx_isa_impl.h"
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+#else
+typedef int fx_isa_avx2_unused;
+#endif

@@ -1,0 +1,17 @@
+/* Kernels compiled for AVX-512 (F, BW, DQ, VL) with 512-bit vectors;
+ * selected at run time on CPUs that have them. */
+#include "fx_isa.h"
+#if defined(FX_X86_DISPATCH)
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
+#else
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,prefer-vector-width=512")
+#endif
+#define FX_ISA_SUFFIX avx512
+#include "fx_isa_impl.h"
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+#else
+typedef int fx_isa_avx512_unused;
+#endif

@@ -1,0 +1,4 @@
+/* Kernels for the baseline ISA of the target (SSE2 on x86-64, NEON on
+ * AArch64, whatever the compiler defaults to elsewhere). */
+#define FX_ISA_SUFFIX baseline
+#include "fx_isa_impl.h"

@@ -1,0 +1,99 @@
+"""Build of fastxent's extension: Cython binding + C kernels in csrc/.
+
+All compiler flags live here. OpenMP is probed with the real compiler; where
+it is missing the build warns and the kernels run serially.
+"""
+import os
+import sys
+import tempfile
+import textwrap
+import warnings
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+CSRC = ["csrc/fx_driver.c", "csrc/isa_baseline.c", "csrc/isa_avx2.c", "csrc/isa_avx512.c"]
+
+# Never -ffast-math: it changes results and GCC links in a constructor that
+# sets flush-to-zero for the whole process.
+UNIX_FLAGS = ["-O3", "-std=gnu11", "-fno-math-errno", "-fno-trapping-math",
+              "-fno-strict-aliasing", "-Wno-unused-function"]
+MSVC_FLAGS = ["/O2"]
+
+# Oldest NumPy supported at run time (matches [project].dependencies).
+NUMPY_API = "NPY_1_25_API_VERSION"
+
+
+def _compiles(compiler, source, compile_args, link_args):
+    """Try to compile and link `source` with the given flags."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "probe.c")
+        with open(src, "w") as fh:
+            fh.write(textwrap.dedent(source))
+        try:
+            objs = compiler.compile([src], output_dir=tmp, extra_postargs=compile_args)
+            compiler.link_executable(objs, os.path.join(tmp, "probe"),
+                                     extra_postargs=link_args)
+        except Exception:  # noqa: BLE001 - any failure means "not supported"
+            return False
+    return True
+
+
+OPENMP_PROBE = """
+    #include <omp.h>
+    int main(void) {
+        int n = 0;
+        #pragma omp parallel reduction(+:n)
+        n += 1;
+        return n > 0 ? 0 : 1;
+    }
+"""
+
+
+class BuildExt(build_ext):
+    def build_extensions(self):
+        ctype = self.compiler.compiler_type
+        if ctype == "msvc":
+            cflags, ldflags = list(MSVC_FLAGS), []
+            omp = (["/openmp"], []) if os.environ.get("FASTXENT_NO_OPENMP") is None else None
+        else:
+            cflags, ldflags = list(UNIX_FLAGS), []
+            omp = None
+            if os.environ.get("FASTXENT_NO_OPENMP") is None:
+                for flags in (["-fopenmp"], ["-Xpreprocessor", "-fopenmp"]):
+                    link = flags if flags[0] == "-fopenmp" else ["-lomp"]
+                    if _compiles(self.compiler, OPENMP_PROBE, flags, link):
+                        omp = (flags, link)
+                        break
+        if omp is None:
+            warnings.warn("fastxent: the compiler does not support OpenMP; "
+                          "building serial kernels", stacklevel=1)
+            if ctype != "msvc":
+                cflags.append("-fopenmp-simd")
+        else:
+            cflags += omp[0]
+            ldflags += omp[1]
+        self.fastxent_openmp = omp is not None
+        for ext in self.extensions:
+            ext.extra_compile_args = cflags + list(ext.extra_compile_args or [])
+            ext.extra_link_args = ldflags + list(ext.extra_link_args or [])
+        super().build_extensions()
+
+
+ext = Extension(
+    "fastxent._kernels",
+    sources=["src/fastxent/_kernels.pyx"] + CSRC,
+    include_dirs=["csrc", np.get_include()],
+    define_macros=[("NPY_NO_DEPRECATED_API", NUMPY_API),
+                   ("NPY_TARGET_VERSION", NUMPY_API)],
+    depends=[os.path.join("csrc", f) for f in os.listdir("csrc") if f.endswith(".h")],
+)
+
+setup(
+    ext_modules=cythonize([ext], language_level=3,
+                          compiler_directives={"boundscheck": False, "wraparound": False,
+                                               "cdivision": True, "embedsignature": True}),
+    cmdclass={"build_ext": BuildExt},
+)

@@ -1,0 +1,20 @@
+"""fastxent: fused, multithreaded C kernels for the cross-entropy family of
+losses over NumPy arrays.
+
+The public functions take array-likes, never modify their inputs, compute
+float16 in float32, and have a pure-NumPy twin of the same signature in
+:mod:`fastxent.reference`.
+"""
+__version__ = "0.1.0"
+
+from ._config import show_config
+from ._threads import get_num_threads, set_num_threads
+from ._xent import cross_entropy
+
+__all__ = [
+    "__version__",
+    "cross_entropy",
+    "get_num_threads",
+    "set_num_threads",
+    "show_config",
+]

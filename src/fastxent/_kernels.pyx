@@ -1,0 +1,136 @@
+# cython: language_level=3
+"""Thin binding of the C kernels in csrc/.
+
+Validates nothing and converts nothing: the Python layer hands over arrays
+of the compute dtype, strides in elements and checked arguments. Every kernel
+runs with the GIL released.
+"""
+from libc.stdint cimport int64_t
+cimport numpy as cnp
+
+cnp.import_array()
+
+cdef extern from "fx_api.h" nogil:
+    ctypedef struct fx_xent_problem:
+        int64_t outer, C, inner
+        const void *x
+        int64_t xs_outer, xs_class, xs_inner
+        const void *y
+        int64_t ys_outer, ys_class, ys_inner
+        const int64_t *labels
+        int64_t ignore_index
+        const void *weight
+        double smoothing
+        void *loss_out
+        void *grad
+        int64_t gs_outer, gs_class, gs_inner
+        double grad_scale
+
+    int fx_select_isa(int requested)
+    int fx_current_isa()
+    int fx_supported_isa()
+    const char *fx_isa_name(int isa)
+    int fx_have_openmp()
+    int fx_omp_max_threads()
+    const char *fx_compiler()
+    int fx_openmp_version()
+    int64_t fx_check_labels(const int64_t *labels, int64_t n, int64_t C,
+                            int64_t ignore_index, const void *weight, int dtype,
+                            double *weight_sum)
+    int fx_xent(const fx_xent_problem *p, int dtype, int nthreads, double *loss_sum)
+    void fx_math_eval(int fn, int dtype, const void *inp, void *out, int64_t n)
+
+
+cdef inline const void *_ptr(object a):
+    if a is None:
+        return NULL
+    return cnp.PyArray_DATA(<cnp.ndarray>a)
+
+
+cdef inline int _dtype_code(cnp.ndarray a):
+    return 0 if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT32 else 1
+
+
+def select_isa(int requested):
+    """Use ISA level `requested` (or the best supported if it is higher)."""
+    return fx_select_isa(requested)
+
+
+def omp_max_threads():
+    """omp_get_max_threads() of the calling thread (1 without OpenMP)."""
+    return fx_omp_max_threads()
+
+
+def build_info():
+    """Facts about the compiled kernels, for show_config()."""
+    cdef int isa = fx_current_isa()
+    return {
+        "isa": fx_isa_name(isa).decode(),
+        "isa_supported": fx_isa_name(fx_supported_isa()).decode(),
+        "compiler": fx_compiler().decode(),
+        "openmp": bool(fx_have_openmp()),
+        "openmp_version": fx_openmp_version(),
+        "omp_max_threads": fx_omp_max_threads(),
+    }
+
+
+def check_labels(cnp.ndarray labels, int64_t C, int64_t ignore_index, object weight):
+    """Return (first bad flat index or -1, weight sum over counted labels)."""
+    cdef double wsum = 0.0
+    cdef int64_t bad
+    cdef const int64_t *lab = <const int64_t *>cnp.PyArray_DATA(labels)
+    cdef int64_t n = cnp.PyArray_SIZE(labels)
+    cdef const void *w = _ptr(weight)
+    cdef int dt = 0 if weight is None else _dtype_code(<cnp.ndarray>weight)
+    with nogil:
+        bad = fx_check_labels(lab, n, C, ignore_index, w, dt, &wsum)
+    return bad, wsum
+
+
+def xent(cnp.ndarray x, int64_t outer, int64_t C, int64_t inner,
+         int64_t xs_outer, int64_t xs_class, int64_t xs_inner,
+         object y, int64_t ys_outer, int64_t ys_class, int64_t ys_inner,
+         object labels, int64_t ignore_index, object weight, double smoothing,
+         object loss_out, object grad, int64_t gs_outer, int64_t gs_class,
+         int64_t gs_inner, double grad_scale, int nthreads):
+    """Softmax cross-entropy over (outer, C, inner); returns the loss sum."""
+    cdef fx_xent_problem p
+    cdef double total = 0.0
+    cdef int rc
+    cdef int dt = _dtype_code(x)
+    p.outer = outer
+    p.C = C
+    p.inner = inner
+    p.x = cnp.PyArray_DATA(x)
+    p.xs_outer = xs_outer
+    p.xs_class = xs_class
+    p.xs_inner = xs_inner
+    p.y = _ptr(y)
+    p.ys_outer = ys_outer
+    p.ys_class = ys_class
+    p.ys_inner = ys_inner
+    p.labels = <const int64_t *>_ptr(labels)
+    p.ignore_index = ignore_index
+    p.weight = _ptr(weight)
+    p.smoothing = smoothing
+    p.loss_out = <void *>_ptr(loss_out)
+    p.grad = <void *>_ptr(grad)
+    p.gs_outer = gs_outer
+    p.gs_class = gs_class
+    p.gs_inner = gs_inner
+    p.grad_scale = grad_scale
+    with nogil:
+        rc = fx_xent(&p, dt, nthreads, &total)
+    if rc != 0:
+        raise MemoryError("fastxent: could not allocate the block sums")
+    return total
+
+
+def math_eval(int fn, cnp.ndarray inp, cnp.ndarray out):
+    """Test hook: out = f(inp) with the current ISA's vector math (0 exp, 1 log, 2 log1p)."""
+    cdef int dt = _dtype_code(inp)
+    cdef const void *a = cnp.PyArray_DATA(inp)
+    cdef void *b = cnp.PyArray_DATA(out)
+    cdef int64_t n = cnp.PyArray_SIZE(inp)
+    with nogil:
+        fx_math_eval(fn, dt, a, b, n)

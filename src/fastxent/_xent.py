@@ -1,0 +1,215 @@
+"""Softmax cross-entropy from logits (integer labels and soft targets)."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _kernels
+from ._threads import resolve as _resolve_threads
+from ._validation import (
+    as_float_array,
+    as_outer_class_inner,
+    check_fraction,
+    check_grad_out,
+    check_int,
+    check_reduction,
+    layout_of,
+    normalize_axis,
+)
+
+_INT64 = np.dtype(np.int64)
+_I64_MAX = np.iinfo(np.int64).max
+
+
+def _labels_as_int64(t: np.ndarray) -> np.ndarray:
+    """Class labels as a contiguous int64 array (a copy unless already so)."""
+    if t.dtype.kind == "u" and t.dtype.itemsize == 8 and t.size and t.max() > _I64_MAX:
+        flat = int(np.argmax(t.reshape(-1) > _I64_MAX))
+        raise IndexError(
+            f"target: class index {t.reshape(-1)[flat]} at position "
+            f"{np.unravel_index(flat, t.shape)} is out of range")
+    return np.ascontiguousarray(t, dtype=_INT64)
+
+
+def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
+                  label_smoothing=0.0, reduction="mean", num_threads=None,
+                  return_grad=False, grad_out=None):
+    """Softmax cross-entropy between logits and class labels or probabilities.
+
+    Follows ``torch.nn.functional.cross_entropy`` with the class axis given by
+    `axis` (PyTorch's is 1), computed in one fused pass per row without any
+    temporary of the logits' size.
+
+    Parameters
+    ----------
+    logits : array_like, float16/float32/float64
+        Unnormalised scores with the classes along `axis`. float16 is computed
+        in float32; integers are computed in float64.
+    target : array_like
+        Either integer class indices of ``logits.shape`` without `axis` (any
+        integer dtype), or floating class probabilities of ``logits.shape``
+        (soft targets).
+    axis : int, default -1
+        The class axis of `logits`.
+    weight : array_like of shape (C,), optional
+        Per-class rescaling weight.
+    ignore_index : int, default -100
+        Index targets equal to this contribute nothing and are not counted in
+        the mean (and a NaN in their logits does not leak). Not used for soft
+        targets.
+    label_smoothing : float in [0, 1], default 0
+        eps: the loss is (1-eps) * NLL + (eps/C) * sum_c w_c (-log p_c), with
+        both terms normalised like the NLL (PyTorch's formula).
+    reduction : {"mean", "sum", "none"}
+        "mean" divides by the sum of w[target] over counted rows (index
+        targets) or by the number of rows (soft targets); all rows ignored or
+        no rows gives NaN for "mean" and 0 for "sum".
+    num_threads : int, optional
+        Threads for this call; default :func:`get_num_threads`.
+    return_grad : bool, default False
+        Also return d(loss)/d(logits) computed in the same pass. For
+        ``reduction="none"`` this is the gradient of the sum of the returned
+        losses. With "mean" and nothing counted the gradient is NaN like the
+        loss (PyTorch returns zeros with its NaN loss).
+    grad_out : ndarray, optional
+        Preallocated array of ``logits.shape`` and the compute dtype that
+        receives the gradient (implies `return_grad`).
+
+    Returns
+    -------
+    loss : numpy scalar or ndarray
+        A scalar of the compute dtype for "mean"/"sum"; for "none" an array of
+        the target's shape (index targets) or ``logits.shape`` without `axis`.
+    grad : ndarray
+        Only with `return_grad`: same shape as `logits`, compute dtype.
+
+    Raises
+    ------
+    IndexError
+        A label outside [0, C) that is not `ignore_index` (the message names
+        the value and its position). Nothing is computed in that case.
+    ValueError
+        Mismatched shapes, bad `reduction`, `label_smoothing` outside [0, 1],
+        `weight` of the wrong length, non-numeric input, `num_threads` < 1.
+
+    Notes
+    -----
+    Differences from PyTorch, on purpose: integer labels of any dtype
+    (int8...uint64) are accepted; negative `label_smoothing` is an error;
+    float16 input does not overflow (sums are float64). A row that contains
+    +inf or is entirely -inf has a NaN loss, as in PyTorch.
+
+    Examples
+    --------
+    >>> import numpy as np, fastxent
+    >>> logits = np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]], dtype=np.float32)
+    >>> float(fastxent.cross_entropy(logits, np.array([0, 2])))  # doctest: +ELLIPSIS
+    0.1...
+    >>> fastxent.cross_entropy(logits, np.array([0, 2]), reduction="none").shape
+    (2,)
+    """
+    x = as_float_array(logits, "logits")
+    if x.ndim == 0:
+        raise ValueError("logits: expected at least 1 dimension (the class axis), got a scalar")
+    ax = normalize_axis(axis, x.ndim)
+    dt = x.dtype
+    C = x.shape[ax]
+    if C == 0:
+        raise ValueError(f"logits: the class axis {ax} has length 0; expected at least 1 class")
+    red = check_reduction(reduction)
+    eps = check_fraction(label_smoothing, "label_smoothing")
+    ignore = check_int(ignore_index, "ignore_index")
+    nthreads = _resolve_threads(num_threads)
+
+    t = np.asarray(target)
+    row_shape = x.shape[:ax] + x.shape[ax + 1:]
+    if t.dtype.kind in "iu":
+        soft = False
+        if t.shape != row_shape:
+            raise ValueError(
+                f"target: class indices must have the logits' shape without axis {ax}, "
+                f"{row_shape}, got {t.shape}")
+    elif t.dtype.kind == "f":
+        soft = True
+        if ignore != -100:
+            raise ValueError(
+                f"ignore_index: not supported with floating (soft) targets, got {ignore_index}")
+        if t.shape != x.shape:
+            raise ValueError(
+                f"target: class probabilities must have the logits' shape {x.shape}, "
+                f"got {t.shape}")
+    else:
+        raise ValueError(
+            f"target: expected integer class indices or floating probabilities, "
+            f"got dtype {t.dtype}")
+
+    w = None
+    if weight is not None:
+        w = np.ascontiguousarray(as_float_array(weight, "weight", dt))
+        if w.shape != (C,):
+            raise ValueError(f"weight: expected shape ({C},) (one per class), got {w.shape}")
+
+    want_grad = bool(return_grad) or grad_out is not None
+    x, (outer, _, inner, xso, xsc, xsi) = layout_of(x, ax)
+    rows = outer * inner
+
+    y = labels = None
+    ys = (0, 0, 0)
+    if soft:
+        y = as_float_array(t, "target", dt)
+        y, lay = layout_of(y, ax)
+        ys = lay[3:]
+        denom = float(rows)
+    else:
+        labels = _labels_as_int64(t)
+        if ignore > _I64_MAX or ignore < -_I64_MAX - 1:
+            ignore = -_I64_MAX - 1 if ignore < 0 else _I64_MAX
+        bad, denom = _kernels.check_labels(labels, C, ignore, w)
+        if bad >= 0:
+            pos = np.unravel_index(bad, t.shape) if t.ndim else ()
+            raise IndexError(
+                f"target: class index {t.reshape(-1)[bad]} at position {pos} is outside "
+                f"[0, {C}) and is not ignore_index ({ignore_index})")
+
+    scale = 1.0
+    if red == "mean":
+        scale = 1.0 / denom if denom != 0 else float("nan")
+
+    loss_out = np.empty(row_shape, dtype=dt) if red == "none" else None
+    grad = None
+    gs = (0, 0, 0)
+    if want_grad:
+        if grad_out is not None:
+            grad = check_grad_out(grad_out, x.shape, dt,
+                                  (("logits", logits), ("target", target), ("weight", weight)))
+            lay = as_outer_class_inner(grad, ax)
+            if lay is None:  # unusual strides: compute into a temporary, then copy
+                grad = np.empty_like(x)
+                lay = as_outer_class_inner(grad, ax)
+        else:
+            grad = np.empty_like(x)
+            lay = as_outer_class_inner(grad, ax)
+            if lay is None:
+                grad = np.empty(x.shape, dtype=dt)
+                lay = as_outer_class_inner(grad, ax)
+        gs = lay[3:]
+
+    total = _kernels.xent(x, outer, C, inner, xso, xsc, xsi,
+                          y, ys[0], ys[1], ys[2],
+                          labels, ignore, w, eps,
+                          loss_out, grad, gs[0], gs[1], gs[2], scale, nthreads)
+
+    if red == "none":
+        loss = loss_out
+    elif red == "sum":
+        loss = dt.type(total)
+    else:
+        loss = dt.type(total / denom) if denom != 0 else dt.type("nan")
+
+    if not want_grad:
+        return loss
+    if red == "mean" and denom == 0:
+        grad.fill(np.nan)
+    if grad_out is not None and grad is not grad_out:
+        np.copyto(grad_out, grad)
+        grad = grad_out
+    return loss, grad
