@@ -25,6 +25,26 @@ def _select_isa_from_env() -> str:
 ISA = _select_isa_from_env()
 
 
+def set_isa(level: str) -> str:
+    """Switch the ISA level at run time (min of `level` and what the CPU has).
+
+    For tests and benchmarks that compare levels in one process; not
+    thread-safe against kernels running concurrently. Returns the level now
+    in use.
+    """
+    global ISA
+    if level not in ISA_LEVELS:
+        raise ValueError(f"level: expected one of {ISA_LEVELS}, got {level!r}")
+    ISA = ISA_LEVELS[_kernels.select_isa(ISA_LEVELS.index(level))]
+    return ISA
+
+
+def supported_isa_levels() -> tuple:
+    """The ISA levels this CPU can run, lowest first."""
+    best = _kernels.build_info()["isa_supported"]
+    return ISA_LEVELS[: ISA_LEVELS.index(best) + 1]
+
+
 def config() -> dict:
     """The configuration show_config() prints, as a dict."""
     from . import __version__
