@@ -31,6 +31,56 @@ typedef struct {
     double grad_scale;      /* gradient of the reduction w.r.t. each row loss */
 } fx_xent_problem;
 
+/* Binary cross-entropy over n elements viewed as rows of length L (the last
+ * axis). x, y, loss_out, grad are contiguous; w and pw are broadcast views
+ * with a row and a column stride (0 for broadcast dims), or NULL. */
+typedef struct {
+    int64_t n, L;
+    const void *x, *y;
+    const void *w; int64_t ws_row, ws_col;
+    const void *pw; int64_t pws_row, pws_col;
+    double smoothing;
+    void *loss_out;
+    void *grad;
+    double grad_scale;
+    int probs;              /* 0: x are logits; 1: x are probabilities */
+    int64_t block;          /* elements per block (set by the driver) */
+} fx_bce_problem;
+
+enum fx_softmax_mode { FX_LOGSUMEXP = 0, FX_LOG_SOFTMAX = 1, FX_SOFTMAX = 2 };
+
+/* logsumexp (out: one value per row, contiguous), log_softmax or softmax
+ * (out: same (outer, C, inner) shape with its own strides). */
+typedef struct {
+    int64_t outer, C, inner;
+    const void *x; int64_t xs_outer, xs_class, xs_inner;
+    void *out; int64_t os_outer, os_class, os_inner;
+    int mode;
+    int64_t rows_per_block, per_outer;   /* set by the driver */
+} fx_softmax_problem;
+
+/* entropy (q == NULL) or KL divergence per row, times scale; out is one
+ * value per row, contiguous. */
+typedef struct {
+    int64_t outer, C, inner;
+    const void *p; int64_t ps_outer, ps_class, ps_inner;
+    const void *q; int64_t qs_outer, qs_class, qs_inner;
+    void *out;
+    double scale;
+    int64_t rows_per_block, per_outer;   /* set by the driver */
+} fx_info_problem;
+
+/* log loss: n rows of K probabilities (K == 1: the positive class's),
+ * col[r] the true class's column (-1: skip), optional sample weights. */
+typedef struct {
+    int64_t n, K;
+    const void *prob; int64_t ps_row, ps_col;
+    const int64_t *col;
+    const void *sw;
+    double eps, rtol, atol;
+    int64_t rows_per_block;              /* set by the driver */
+} fx_logloss_problem;
+
 /* ISA level in use; fx_select_isa picks min(requested, supported). */
 int fx_select_isa(int requested);
 int fx_current_isa(void);
@@ -55,6 +105,16 @@ int64_t fx_check_labels(const int64_t *labels, int64_t n, int64_t C,
  * *loss_sum the sum of all row losses (deterministic for any thread count).
  * Returns 0, or -1 when memory for the block sums could not be allocated. */
 int fx_xent(const fx_xent_problem *p, int dtype, int nthreads, double *loss_sum);
+
+/* Each returns 0, or -1 when memory for the block results is missing.
+ * fx_bce: result[0] = loss sum, result[1] = first bad flat index (probs
+ * outside [0, 1]) or +inf. */
+int fx_bce(fx_bce_problem *p, int dtype, int nthreads, double result[2]);
+int fx_softmax(fx_softmax_problem *p, int dtype, int nthreads);
+/* result[0] = first row with a negative value, or +inf */
+int fx_info(fx_info_problem *p, int dtype, int nthreads, double result[1]);
+/* result = loss sum, min, max (NaN if any NaN), rows not summing to 1 */
+int fx_logloss(fx_logloss_problem *p, int dtype, int nthreads, double result[4]);
 
 /* Test hook: applies the vector math function `fn` (0 exp, 1 log, 2 log1p)
  * of the current ISA to n contiguous values. */

@@ -111,16 +111,16 @@ int fx_openmp_version(void)
 #endif
 }
 
-/* Pairwise sum of v[0..n) in a fixed tree order. */
-static double fx_pairwise_sum(const double *v, int64_t n)
+/* Pairwise sum of v[0], v[stride], ... (n values) in a fixed tree order. */
+static double fx_pairwise_sum(const double *v, int64_t n, int64_t stride)
 {
     if (n <= 8) {
         double s = 0.0;
-        for (int64_t i = 0; i < n; i++) s += v[i];
+        for (int64_t i = 0; i < n; i++) s += v[i * stride];
         return s;
     }
     int64_t h = n / 2;
-    return fx_pairwise_sum(v, h) + fx_pairwise_sum(v + h, n - h);
+    return fx_pairwise_sum(v, h, stride) + fx_pairwise_sum(v + h * stride, n - h, stride);
 }
 
 int64_t fx_check_labels(const int64_t *labels, int64_t n, int64_t C,
@@ -152,23 +152,37 @@ static int fx_threads_for(int64_t work, int nthreads, int64_t nblocks)
 }
 
 int fx_run_blocks(fx_block_fn fn, const void *problem, int64_t nblocks,
-                  int64_t work, int nthreads, double *sum)
+                  int64_t work, int nthreads, int nout, const int *combine,
+                  double *result)
 {
-    *sum = 0.0;
+    for (int k = 0; k < nout; k++)
+        result[k] = combine[k] == FX_SUM ? 0.0 : combine[k] == FX_MIN ? INFINITY : -INFINITY;
     if (nblocks <= 0) return 0;
-    double partial_local[64];
+    double partial_local[64 * FX_MAX_OUT];
     double *partial = partial_local;
     if (nblocks > 64) {
-        partial = (double *)malloc((size_t)nblocks * sizeof(double));
+        partial = (double *)malloc((size_t)nblocks * FX_MAX_OUT * sizeof(double));
         if (partial == NULL) return -1;
     }
     const int nt = fx_threads_for(work, nthreads, nblocks);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
 #endif
-    for (int64_t b = 0; b < nblocks; b++) partial[b] = fn(problem, b);
+    for (int64_t b = 0; b < nblocks; b++) fn(problem, b, partial + b * FX_MAX_OUT);
     (void)nt;
-    *sum = fx_pairwise_sum(partial, nblocks);
+    for (int k = 0; k < nout; k++) {
+        if (combine[k] == FX_SUM) {
+            result[k] = fx_pairwise_sum(partial + k, nblocks, FX_MAX_OUT);
+        } else {
+            for (int64_t b = 0; b < nblocks; b++) {
+                double v = partial[b * FX_MAX_OUT + k];
+                /* NaN wins, so a NaN anywhere is reported */
+                if (v != v || (combine[k] == FX_MIN ? v < result[k] : v > result[k]))
+                    result[k] = v;
+                if (v != v) break;
+            }
+        }
+    }
     if (partial != partial_local) free(partial);
     return 0;
 }
@@ -191,13 +205,13 @@ typedef struct {
     fx_xent_block_fn fn;
 } fx_xent_blocks;
 
-static double fx_xent_block_adapter(const void *ctx, int64_t b)
+static void fx_xent_block_adapter(const void *ctx, int64_t b, double *out)
 {
     const fx_xent_blocks *xb = (const fx_xent_blocks *)ctx;
     const fx_xent_problem *p = xb->p;
     int64_t o, i0, n;
     fx_row_block(p->outer, p->inner, xb->rows_per_block, xb->per_outer, b, &o, &i0, &n);
-    return xb->fn(p, o, i0, n);
+    out[0] = xb->fn(p, o, i0, n);
 }
 
 void fx_row_block(int64_t outer, int64_t inner, int64_t rows_per_block,
@@ -233,8 +247,47 @@ int fx_xent(const fx_xent_problem *p, int dtype, int nthreads, double *loss_sum)
     xb.rows_per_block = fx_rows_per_block(p->C);
     const int64_t nblocks = p->C == 0 ? 0 : fx_row_blocks(p->outer, p->inner, xb.rows_per_block, &xb.per_outer);
     xb.fn = fx_table()->xent_block[dtype];
+    static const int combine[1] = {FX_SUM};
     return fx_run_blocks(fx_xent_block_adapter, &xb, nblocks, p->outer * p->inner * p->C,
-                         nthreads, loss_sum);
+                         nthreads, 1, combine, loss_sum);
+}
+
+int fx_bce(fx_bce_problem *p, int dtype, int nthreads, double result[2])
+{
+    static const int combine[2] = {FX_SUM, FX_MIN};
+    p->block = FX_BLOCK_WORK;
+    const int64_t nblocks = (p->n + p->block - 1) / p->block;
+    return fx_run_blocks(fx_table()->bce_block[dtype], p, nblocks, p->n, nthreads,
+                         2, combine, result);
+}
+
+int fx_softmax(fx_softmax_problem *p, int dtype, int nthreads)
+{
+    static const int combine[1] = {FX_MAX};
+    double failed = 0.0;
+    p->rows_per_block = fx_rows_per_block(p->C);
+    const int64_t nblocks = fx_row_blocks(p->outer, p->inner, p->rows_per_block, &p->per_outer);
+    int rc = fx_run_blocks(fx_table()->softmax_block[dtype], p, nblocks,
+                           p->outer * p->inner * p->C, nthreads, 1, combine, &failed);
+    return rc != 0 || failed > 0.0 ? -1 : 0;
+}
+
+int fx_info(fx_info_problem *p, int dtype, int nthreads, double result[1])
+{
+    static const int combine[1] = {FX_MIN};
+    p->rows_per_block = fx_rows_per_block(p->C);
+    const int64_t nblocks = fx_row_blocks(p->outer, p->inner, p->rows_per_block, &p->per_outer);
+    return fx_run_blocks(fx_table()->info_block[dtype], p, nblocks,
+                         p->outer * p->inner * p->C, nthreads, 1, combine, result);
+}
+
+int fx_logloss(fx_logloss_problem *p, int dtype, int nthreads, double result[4])
+{
+    static const int combine[4] = {FX_SUM, FX_MIN, FX_MAX, FX_SUM};
+    p->rows_per_block = fx_rows_per_block(p->K);
+    const int64_t nblocks = (p->n + p->rows_per_block - 1) / p->rows_per_block;
+    return fx_run_blocks(fx_table()->logloss_block[dtype], p, nblocks, p->n * p->K,
+                         nthreads, 4, combine, result);
 }
 
 void fx_math_eval(int fn, int dtype, const void *in, void *out, int64_t n)

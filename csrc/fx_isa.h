@@ -18,20 +18,29 @@ typedef double (*fx_xent_block_fn)(const fx_xent_problem *p, int64_t o,
                                    int64_t i0, int64_t n);
 typedef void (*fx_math_fn)(int fn, const void *in, void *out, int64_t n);
 
+/* The threaded runner every kernel family uses: calls fn(problem, b, out)
+ * for b in [0, nblocks) on up to nthreads threads (one thread when work, in
+ * elements, is small). Each block writes nout doubles to out; they are
+ * combined across blocks in block order, pairwise for FX_SUM, so results do
+ * not depend on the thread count. Returns -1 if memory for the per-block
+ * results cannot be allocated. */
+enum fx_combine { FX_SUM = 0, FX_MIN = 1, FX_MAX = 2 };
+#define FX_MAX_OUT 4
+typedef void (*fx_block_fn)(const void *problem, int64_t block, double *out);
+int fx_run_blocks(fx_block_fn fn, const void *problem, int64_t nblocks,
+                  int64_t work, int nthreads, int nout, const int *combine,
+                  double *result);
+
 typedef struct {
     fx_xent_block_fn xent_block[2];   /* indexed by fx_dtype */
     fx_math_fn math[2];
+    fx_block_fn bce_block[2];
+    fx_block_fn softmax_block[2];
+    fx_block_fn info_block[2];
+    fx_block_fn logloss_block[2];
 } fx_isa_table;
 
 extern const fx_isa_table fx_table_baseline;
-
-/* The threaded runner every kernel family uses: calls fn(problem, b) for
- * b in [0, nblocks) on up to nthreads threads (one thread when work, in
- * elements, is small) and returns in *sum the pairwise sum of the results in
- * block order. Returns -1 if the block sums cannot be allocated. */
-typedef double (*fx_block_fn)(const void *problem, int64_t block);
-int fx_run_blocks(fx_block_fn fn, const void *problem, int64_t nblocks,
-                  int64_t work, int nthreads, double *sum);
 
 /* Row blocking of an (outer, C, inner) problem; sizes depend on C only. */
 int64_t fx_rows_per_block(int64_t C);

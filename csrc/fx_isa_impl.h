@@ -12,14 +12,21 @@
 #define FX_LOG fx_log_f32
 #define FX_LOG1P fx_log1p_f32
 #define FX_CHUNK 2048
+#define FX_TINY 1.17549435e-38f
+#define FX_HUGE 3.40282347e+38f
 #include "fx_xent_tmpl.h"
 #include "fx_math_tmpl.h"
+#include "fx_binary_tmpl.h"
+#include "fx_softmax_tmpl.h"
+#include "fx_info_tmpl.h"
 #undef FX_T
 #undef FX_SFX
 #undef FX_EXP
 #undef FX_LOG
 #undef FX_LOG1P
 #undef FX_CHUNK
+#undef FX_TINY
+#undef FX_HUGE
 
 #define FX_T double
 #define FX_SFX f64
@@ -27,16 +34,27 @@
 #define FX_LOG fx_log_f64
 #define FX_LOG1P fx_log1p_f64
 #define FX_CHUNK 1024
+#define FX_TINY 2.2250738585072014e-308
+#define FX_HUGE 1.7976931348623157e+308
 #include "fx_xent_tmpl.h"
 #include "fx_math_tmpl.h"
+#include "fx_binary_tmpl.h"
+#include "fx_softmax_tmpl.h"
+#include "fx_info_tmpl.h"
 #undef FX_T
 #undef FX_SFX
 #undef FX_EXP
 #undef FX_LOG
 #undef FX_LOG1P
 #undef FX_CHUNK
+#undef FX_TINY
+#undef FX_HUGE
 
 const fx_isa_table FX_CAT(fx_table_, FX_ISA_SUFFIX) = {
     {xent_block_f32, xent_block_f64},
     {math_eval_f32, math_eval_f64},
+    {bce_block_f32, bce_block_f64},
+    {softmax_block_f32, softmax_block_f64},
+    {info_block_f32, info_block_f64},
+    {logloss_block_f32, logloss_block_f64},
 };

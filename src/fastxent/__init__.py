@@ -7,13 +7,24 @@ float16 in float32, and have a pure-NumPy twin of the same signature in
 """
 __version__ = "0.1.0"
 
+from ._binary import binary_cross_entropy, binary_cross_entropy_with_logits
 from ._config import show_config
+from ._info import entropy, kl_divergence, log_loss
+from ._softmax import log_softmax, logsumexp, softmax
 from ._threads import get_num_threads, set_num_threads
 from ._xent import cross_entropy
 
 __all__ = [
     "__version__",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
     "cross_entropy",
+    "entropy",
+    "kl_divergence",
+    "log_loss",
+    "log_softmax",
+    "logsumexp",
+    "softmax",
     "get_num_threads",
     "set_num_threads",
     "show_config",

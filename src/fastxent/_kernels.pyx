@@ -26,6 +26,51 @@ cdef extern from "fx_api.h" nogil:
         int64_t gs_outer, gs_class, gs_inner
         double grad_scale
 
+    ctypedef struct fx_bce_problem:
+        int64_t n, L
+        const void *x
+        const void *y
+        const void *w
+        int64_t ws_row, ws_col
+        const void *pw
+        int64_t pws_row, pws_col
+        double smoothing
+        void *loss_out
+        void *grad
+        double grad_scale
+        int probs
+        int64_t block
+
+    ctypedef struct fx_softmax_problem:
+        int64_t outer, C, inner
+        const void *x
+        int64_t xs_outer, xs_class, xs_inner
+        void *out
+        int64_t os_outer, os_class, os_inner
+        int mode
+
+    ctypedef struct fx_info_problem:
+        int64_t outer, C, inner
+        const void *p
+        int64_t ps_outer, ps_class, ps_inner
+        const void *q
+        int64_t qs_outer, qs_class, qs_inner
+        void *out
+        double scale
+
+    ctypedef struct fx_logloss_problem:
+        int64_t n, K
+        const void *prob
+        int64_t ps_row, ps_col
+        const int64_t *col
+        const void *sw
+        double eps, rtol, atol
+
+    int fx_bce(fx_bce_problem *p, int dtype, int nthreads, double *result)
+    int fx_softmax(fx_softmax_problem *p, int dtype, int nthreads)
+    int fx_info(fx_info_problem *p, int dtype, int nthreads, double *result)
+    int fx_logloss(fx_logloss_problem *p, int dtype, int nthreads, double *result)
+
     int fx_select_isa(int requested)
     int fx_current_isa()
     int fx_supported_isa()
@@ -134,3 +179,119 @@ def math_eval(int fn, cnp.ndarray inp, cnp.ndarray out):
     cdef int64_t n = cnp.PyArray_SIZE(inp)
     with nogil:
         fx_math_eval(fn, dt, a, b, n)
+
+
+cdef inline _no_memory():
+    raise MemoryError("fastxent: could not allocate the per-block results")
+
+
+def bce(cnp.ndarray x, cnp.ndarray y, int64_t L, object w, int64_t ws_row,
+        int64_t ws_col, object pw, int64_t pws_row, int64_t pws_col,
+        double smoothing, object loss_out, object grad, double grad_scale,
+        bint probs, int nthreads):
+    """Binary cross-entropy; returns (loss sum, first bad flat index or -1)."""
+    cdef fx_bce_problem p
+    cdef double res[2]
+    cdef int rc
+    cdef int dt = _dtype_code(x)
+    p.n = cnp.PyArray_SIZE(x)
+    p.L = L
+    p.x = cnp.PyArray_DATA(x)
+    p.y = cnp.PyArray_DATA(y)
+    p.w = _ptr(w)
+    p.ws_row = ws_row
+    p.ws_col = ws_col
+    p.pw = _ptr(pw)
+    p.pws_row = pws_row
+    p.pws_col = pws_col
+    p.smoothing = smoothing
+    p.loss_out = <void *>_ptr(loss_out)
+    p.grad = <void *>_ptr(grad)
+    p.grad_scale = grad_scale
+    p.probs = probs
+    with nogil:
+        rc = fx_bce(&p, dt, nthreads, res)
+    if rc != 0:
+        _no_memory()
+    return res[0], (-1 if res[1] == float("inf") else <int64_t>res[1])
+
+
+def softmax(cnp.ndarray x, int64_t outer, int64_t C, int64_t inner,
+            int64_t xs_outer, int64_t xs_class, int64_t xs_inner,
+            cnp.ndarray out, int64_t os_outer, int64_t os_class, int64_t os_inner,
+            int mode, int nthreads):
+    """mode 0: logsumexp per row into out; 1: log_softmax; 2: softmax."""
+    cdef fx_softmax_problem p
+    cdef int rc
+    cdef int dt = _dtype_code(x)
+    p.outer = outer
+    p.C = C
+    p.inner = inner
+    p.x = cnp.PyArray_DATA(x)
+    p.xs_outer = xs_outer
+    p.xs_class = xs_class
+    p.xs_inner = xs_inner
+    p.out = cnp.PyArray_DATA(out)
+    p.os_outer = os_outer
+    p.os_class = os_class
+    p.os_inner = os_inner
+    p.mode = mode
+    with nogil:
+        rc = fx_softmax(&p, dt, nthreads)
+    if rc != 0:
+        _no_memory()
+
+
+def info(cnp.ndarray pa, int64_t outer, int64_t C, int64_t inner,
+         int64_t ps_outer, int64_t ps_class, int64_t ps_inner,
+         object qa, int64_t qs_outer, int64_t qs_class, int64_t qs_inner,
+         cnp.ndarray out, double scale, int nthreads):
+    """Entropy (qa None) or KL per row into out; returns the first row with a
+    negative value, or -1."""
+    cdef fx_info_problem p
+    cdef double res[1]
+    cdef int rc
+    cdef int dt = _dtype_code(pa)
+    p.outer = outer
+    p.C = C
+    p.inner = inner
+    p.p = cnp.PyArray_DATA(pa)
+    p.ps_outer = ps_outer
+    p.ps_class = ps_class
+    p.ps_inner = ps_inner
+    p.q = _ptr(qa)
+    p.qs_outer = qs_outer
+    p.qs_class = qs_class
+    p.qs_inner = qs_inner
+    p.out = cnp.PyArray_DATA(out)
+    p.scale = scale
+    with nogil:
+        rc = fx_info(&p, dt, nthreads, res)
+    if rc != 0:
+        _no_memory()
+    return -1 if res[0] == float("inf") else <int64_t>res[0]
+
+
+def logloss(cnp.ndarray prob, int64_t n, int64_t K, int64_t ps_row, int64_t ps_col,
+            cnp.ndarray col, object sw, double eps, double rtol, double atol,
+            int nthreads):
+    """Log loss gather; returns (weighted loss sum, min, max, rows not summing to 1)."""
+    cdef fx_logloss_problem p
+    cdef double res[4]
+    cdef int rc
+    cdef int dt = _dtype_code(prob)
+    p.n = n
+    p.K = K
+    p.prob = cnp.PyArray_DATA(prob)
+    p.ps_row = ps_row
+    p.ps_col = ps_col
+    p.col = <const int64_t *>cnp.PyArray_DATA(col)
+    p.sw = _ptr(sw)
+    p.eps = eps
+    p.rtol = rtol
+    p.atol = atol
+    with nogil:
+        rc = fx_logloss(&p, dt, nthreads, res)
+    if rc != 0:
+        _no_memory()
+    return res[0], res[1], res[2], res[3]

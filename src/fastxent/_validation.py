@@ -48,6 +48,12 @@ def as_float_array(a, name: str, dtype: Optional[np.dtype] = None) -> np.ndarray
     return arr
 
 
+def c_contiguous(a: np.ndarray) -> np.ndarray:
+    """`a` itself if C-contiguous, else a C-ordered copy (0-d stays 0-d,
+    unlike np.ascontiguousarray)."""
+    return a if a.flags.c_contiguous else a.copy(order="C")
+
+
 def check_reduction(reduction) -> str:
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
@@ -139,3 +145,30 @@ def check_grad_out(grad_out, shape, dtype, inputs, name: str = "grad_out") -> np
         if isinstance(other, np.ndarray) and np.may_share_memory(grad_out, other):
             raise ValueError(f"{name}: overlaps the memory of {other_name}")
     return grad_out
+
+
+def merged_broadcast(a, name: str, shape, dtype):
+    """`a` broadcast to `shape`, viewed as (rows, last axis) with strides.
+
+    Returns (array or None, row stride, column stride) in elements. The
+    broadcast is a view (zero strides) unless its leading dims cannot be
+    walked with one stride, in which case it is materialised.
+    """
+    if a is None:
+        return None, 0, 0
+    arr = as_float_array(a, name, dtype)
+    try:
+        b = np.broadcast_to(arr, shape)
+    except ValueError:
+        raise ValueError(
+            f"{name}: shape {arr.shape} does not broadcast to the input shape "
+            f"{tuple(shape)}") from None
+    if b.ndim == 0:
+        return b, 0, 0
+    isz = b.itemsize
+    rows = _merge(b.shape[:-1], b.strides[:-1])
+    if rows is None or any(s % isz for s in b.strides):
+        b = np.ascontiguousarray(b)
+        rows = _merge(b.shape[:-1], b.strides[:-1])
+    col = b.strides[-1] // isz if b.shape[-1] != 1 else 0
+    return b, rows[1] // isz, col

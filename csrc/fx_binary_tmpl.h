@@ -1,0 +1,173 @@
+/* fx_binary_tmpl.h - binary cross-entropy, element-wise, one instance per
+ * dtype. Template parameters: FX_T, FX_SFX, FX_EXP, FX_LOG, FX_LOG1P.
+ *
+ * From logits, with sp(z) = log(1 + e^z) = max(z, 0) + log1p(e^-|z|):
+ *
+ *     l = w [ (1 - y) sp(x) + pw y sp(-x) ]
+ *
+ * which is the usual (1-y) x + (1 + (pw-1) y) sp(-x) rearranged so that
+ * both terms are non-negative and share one exp and one log1p. A term whose
+ * coefficient is exactly 0 contributes exactly 0, so x = +-inf gives the
+ * limit (0 or +inf) instead of 0 * inf = NaN.
+ *
+ * From probabilities (PyTorch's semantics): each log is clamped at -100,
+ *     l = -w [ y max(log p, -100) + (1 - y) max(log1p(-p), -100) ].
+ */
+#define FX_FN(name) FX_CAT(name, FX_CAT(_, FX_SFX))
+#define FX_BCE_CHUNK 1024
+
+/* One chunk (n <= FX_BCE_CHUNK) from logits; w / pw are NULL or contiguous.
+ * Returns the chunk's loss sum. Inlined with constant flags so every
+ * combination becomes its own straight vector loop. */
+static inline __attribute__((always_inline)) FX_T FX_FN(bce_logits_chunk)(
+    int64_t n, const FX_T *x, const FX_T *y, const FX_T *w, const FX_T *pw,
+    FX_T keep, FX_T half_a, FX_T *lout, FX_T *g, FX_T gsc,
+    const int has_w, const int has_pw, const int want_l, const int want_g)
+{
+    FX_T sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < n; j++) {
+        const FX_T xv = x[j];
+        const FX_T yv = y[j] * keep + half_a;
+        const FX_T ax = xv < 0 ? -xv : xv;
+        const FX_T e = FX_EXP(-ax);
+        const FX_T lp = FX_LOG1P(e);
+        const FX_T sp_pos = (xv > 0 ? xv : (FX_T)0) + lp;   /* sp(x) */
+        const FX_T sp_neg = (xv < 0 ? -xv : (FX_T)0) + lp;  /* sp(-x) */
+        const FX_T c1 = (FX_T)1 - yv;
+        const FX_T c2 = has_pw ? pw[j] * yv : yv;
+        FX_T l = (c1 == 0 ? (FX_T)0 : c1 * sp_pos) + (c2 == 0 ? (FX_T)0 : c2 * sp_neg);
+        if (has_w) l = w[j] == 0 ? (FX_T)0 : w[j] * l;
+        if (want_l) lout[j] = l;
+        if (want_g) {
+            const FX_T inv = (FX_T)1 / ((FX_T)1 + e);
+            const FX_T sig_pos = xv >= 0 ? inv : e * inv;   /* sigmoid(x) */
+            const FX_T sig_neg = xv >= 0 ? e * inv : inv;   /* sigmoid(-x) */
+            FX_T gv = c1 * sig_pos - c2 * sig_neg;
+            if (has_w) gv = w[j] == 0 ? (FX_T)0 : w[j] * gv;
+            g[j] = gsc * gv;
+        }
+        sum += l;
+    }
+    return sum;
+}
+
+/* One chunk from probabilities; returns the loss sum and sets *bad to the
+ * offset of the first p or y outside [0, 1] (or NaN), or -1. */
+static inline __attribute__((always_inline)) FX_T FX_FN(bce_probs_chunk)(
+    int64_t n, const FX_T *p, const FX_T *y, const FX_T *w, FX_T *lout,
+    FX_T *g, FX_T gsc, int64_t *bad,
+    const int has_w, const int want_l, const int want_g)
+{
+    FX_T sum = 0;
+    int nbad = 0;
+    /* torch's EPSILON for the gradient's denominator is float(1e-12) */
+    const FX_T clamp_eps = (FX_T)1e-12f;
+#pragma omp simd reduction(+ : sum, nbad)
+    for (int64_t j = 0; j < n; j++) {
+        const FX_T pv = p[j], yv = y[j];
+        nbad += !(pv >= 0 && pv <= 1 && yv >= 0 && yv <= 1);
+        if (want_l || !want_g) {
+            FX_T lp = FX_LOG(pv), lq = FX_LOG1P(-pv);
+            lp = lp < (FX_T)-100 ? (FX_T)-100 : lp;
+            lq = lq < (FX_T)-100 ? (FX_T)-100 : lq;
+            FX_T l = -(yv * lp + ((FX_T)1 - yv) * lq);
+            if (has_w) l = w[j] == 0 ? (FX_T)0 : w[j] * l;
+            if (want_l) lout[j] = l;
+            sum += l;
+        }
+        if (want_g) {
+            FX_T den = ((FX_T)1 - pv) * pv;
+            den = den < clamp_eps ? clamp_eps : den;
+            FX_T gv = (pv - yv) / den;
+            if (has_w) gv = w[j] == 0 ? (FX_T)0 : w[j] * gv;
+            g[j] = gsc * gv;
+        }
+    }
+    *bad = -1;
+    if (nbad) {
+        for (int64_t j = 0; j < n; j++) {
+            if (!(p[j] >= 0 && p[j] <= 1 && y[j] >= 0 && y[j] <= 1)) {
+                *bad = j;
+                break;
+            }
+        }
+    }
+    return sum;
+}
+
+static void FX_FN(bce_block)(const void *vp, int64_t b, double *out)
+{
+    const fx_bce_problem *p = (const fx_bce_problem *)vp;
+    const int64_t L = p->L;
+    const int64_t i0 = b * p->block;
+    const int64_t i1 = i0 + p->block < p->n ? i0 + p->block : p->n;
+    const FX_T *X = (const FX_T *)p->x, *Y = (const FX_T *)p->y;
+    const FX_T *W = (const FX_T *)p->w, *PW = (const FX_T *)p->pw;
+    FX_T *LO = (FX_T *)p->loss_out, *G = (FX_T *)p->grad;
+    const FX_T keep = (FX_T)(1.0 - p->smoothing), half_a = (FX_T)(0.5 * p->smoothing);
+    const FX_T gsc = (FX_T)p->grad_scale;
+    FX_T wbuf[FX_BCE_CHUNK], pwbuf[FX_BCE_CHUNK];
+    double total = 0.0;
+    double first_bad = INFINITY;
+    const int has_w = W != NULL, has_pw = PW != NULL && !p->probs;
+    const int want_l = LO != NULL, want_g = G != NULL;
+
+    for (int64_t i = i0; i < i1;) {
+        /* a chunk never crosses a row of the last axis, so the broadcast
+         * weights have one stride inside it: 0 (filled into a buffer) or 1 */
+        const int64_t r = i / L, c = i - r * L;
+        int64_t n = L - c;
+        if (n > i1 - i) n = i1 - i;
+        if (n > FX_BCE_CHUNK) n = FX_BCE_CHUNK;
+        const FX_T *wc = NULL, *pwc = NULL;
+        if (has_w) {
+            const FX_T *w0 = W + r * p->ws_row + c * p->ws_col;
+            if (p->ws_col == 0) {
+                for (int64_t j = 0; j < n; j++) wbuf[j] = w0[0];
+                wc = wbuf;
+            } else {
+                wc = w0;
+            }
+        }
+        if (has_pw) {
+            const FX_T *q0 = PW + r * p->pws_row + c * p->pws_col;
+            if (p->pws_col == 0) {
+                for (int64_t j = 0; j < n; j++) pwbuf[j] = q0[0];
+                pwc = pwbuf;
+            } else {
+                pwc = q0;
+            }
+        }
+        const FX_T *x = X + i, *y = Y + i;
+        FX_T *lo = want_l ? LO + i : NULL, *g = want_g ? G + i : NULL;
+        FX_T cs;
+        if (p->probs) {
+            int64_t bad;
+#define FX_BCEP(HW, WL, WG) FX_FN(bce_probs_chunk)(n, x, y, wc, lo, g, gsc, &bad, HW, WL, WG)
+            if (has_w) {
+                if (want_g) cs = want_l ? FX_BCEP(1, 1, 1) : FX_BCEP(1, 0, 1);
+                else cs = want_l ? FX_BCEP(1, 1, 0) : FX_BCEP(1, 0, 0);
+            } else {
+                if (want_g) cs = want_l ? FX_BCEP(0, 1, 1) : FX_BCEP(0, 0, 1);
+                else cs = want_l ? FX_BCEP(0, 1, 0) : FX_BCEP(0, 0, 0);
+            }
+#undef FX_BCEP
+            if (bad >= 0 && first_bad == INFINITY) first_bad = (double)(i + bad);
+        } else {
+#define FX_BCEL(HW, HP, WL, WG) FX_FN(bce_logits_chunk)(n, x, y, wc, pwc, keep, half_a, lo, g, gsc, HW, HP, WL, WG)
+#define FX_BCEL_G(HW, HP) (want_g ? (want_l ? FX_BCEL(HW, HP, 1, 1) : FX_BCEL(HW, HP, 0, 1)) \
+                                  : (want_l ? FX_BCEL(HW, HP, 1, 0) : FX_BCEL(HW, HP, 0, 0)))
+            if (has_w) cs = has_pw ? FX_BCEL_G(1, 1) : FX_BCEL_G(1, 0);
+            else cs = has_pw ? FX_BCEL_G(0, 1) : FX_BCEL_G(0, 0);
+#undef FX_BCEL_G
+#undef FX_BCEL
+        }
+        total += (double)cs;
+        i += n;
+    }
+    out[0] = total;
+    out[1] = first_bad;
+}
+
+#undef FX_FN
