@@ -91,6 +91,9 @@ const char *fx_isa_name(int isa);
 int fx_have_openmp(void);
 int fx_omp_max_threads(void);
 const char *fx_compiler(void);
+/* 1 in a child forked after this process ran threaded kernels: every
+ * kernel then runs on the calling thread (libgomp cannot be used there). */
+int fx_forked_serial(void);
 int fx_openmp_version(void);
 
 /* Checks labels (flat, n of them) against [0, C) or ignore_index and returns

@@ -13,6 +13,10 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#define FX_HAVE_ATFORK 1
+#endif
 
 /* below this many elements of work a call stays on the calling thread */
 #define FX_SERIAL_WORK 32768
@@ -22,6 +26,31 @@
 #define FX_MAX_BLOCK_ROWS 1024
 
 static const fx_isa_table *fx_tables[FX_ISA_COUNT];
+
+/* Fork safety. GNU libgomp cannot start threads in a child forked after the
+ * parent ran a parallel region: the child waits forever on threads that do
+ * not exist. So we remember whether this process has run threaded kernels,
+ * and a child forked after that runs every kernel on its calling thread,
+ * touching no OpenMP construct at all. */
+static volatile int fx_threads_used = 0;
+static volatile int fx_serial_after_fork = 0;
+
+#ifdef FX_HAVE_ATFORK
+static void fx_atfork_child(void)
+{
+    if (fx_threads_used) fx_serial_after_fork = 1;
+}
+static pthread_once_t fx_atfork_once = PTHREAD_ONCE_INIT;
+static void fx_register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, fx_atfork_child);
+}
+#endif
+
+int fx_forked_serial(void)
+{
+    return fx_serial_after_fork;
+}
 static int fx_isa = -1;
 
 int fx_supported_isa(void)
@@ -39,6 +68,9 @@ int fx_supported_isa(void)
 
 int fx_select_isa(int requested)
 {
+#ifdef FX_HAVE_ATFORK
+    pthread_once(&fx_atfork_once, fx_register_atfork);
+#endif
     fx_tables[FX_ISA_BASELINE] = &fx_table_baseline;
 #if defined(FX_X86_DISPATCH)
     fx_tables[FX_ISA_AVX2] = &fx_table_avx2;
@@ -82,6 +114,7 @@ int fx_have_openmp(void)
 
 int fx_omp_max_threads(void)
 {
+    if (fx_serial_after_fork) return 1;
 #ifdef _OPENMP
     return omp_get_max_threads();
 #else
@@ -145,7 +178,7 @@ int64_t fx_check_labels(const int64_t *labels, int64_t n, int64_t C,
 
 static int fx_threads_for(int64_t work, int nthreads, int64_t nblocks)
 {
-    if (nthreads < 1) nthreads = 1;
+    if (nthreads < 1 || fx_serial_after_fork) nthreads = 1;
     if (work < FX_SERIAL_WORK) return 1;
     if (nblocks < nthreads) nthreads = (int)nblocks;
     return nthreads < 1 ? 1 : nthreads;
@@ -165,11 +198,16 @@ int fx_run_blocks(fx_block_fn fn, const void *problem, int64_t nblocks,
         if (partial == NULL) return -1;
     }
     const int nt = fx_threads_for(work, nthreads, nblocks);
+    if (nt == 1) {
+        /* no OpenMP construct at all: safe in a forked child, no overhead */
+        for (int64_t b = 0; b < nblocks; b++) fn(problem, b, partial + b * FX_MAX_OUT);
+    } else {
+        fx_threads_used = 1;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+#pragma omp parallel for schedule(static) num_threads(nt)
 #endif
-    for (int64_t b = 0; b < nblocks; b++) fn(problem, b, partial + b * FX_MAX_OUT);
-    (void)nt;
+        for (int64_t b = 0; b < nblocks; b++) fn(problem, b, partial + b * FX_MAX_OUT);
+    }
     for (int k = 0; k < nout; k++) {
         if (combine[k] == FX_SUM) {
             result[k] = fx_pairwise_sum(partial + k, nblocks, FX_MAX_OUT);

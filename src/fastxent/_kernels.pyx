@@ -78,6 +78,7 @@ cdef extern from "fx_api.h" nogil:
     int fx_have_openmp()
     int fx_omp_max_threads()
     const char *fx_compiler()
+    int fx_forked_serial()
     int fx_openmp_version()
     int64_t fx_check_labels(const int64_t *labels, int64_t n, int64_t C,
                             int64_t ignore_index, const void *weight, int dtype,
@@ -116,6 +117,7 @@ def build_info():
         "openmp": bool(fx_have_openmp()),
         "openmp_version": fx_openmp_version(),
         "omp_max_threads": fx_omp_max_threads(),
+        "forked_serial": bool(fx_forked_serial()),
     }
 
 
