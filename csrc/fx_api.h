@@ -119,8 +119,9 @@ int fx_info(fx_info_problem *p, int dtype, int nthreads, double result[1]);
 /* result = loss sum, min, max (NaN if any NaN), rows not summing to 1 */
 int fx_logloss(fx_logloss_problem *p, int dtype, int nthreads, double result[4]);
 
-/* Test hook: applies the vector math function `fn` (0 exp, 1 log, 2 log1p)
- * of the current ISA to n contiguous values. */
+/* Test hook: applies the vector math function `fn` (0 exp, 1 log, 2 log1p, 3 exp for x <= 0 in sums)
+ * of the current ISA to n contiguous values; 3 is the exp of x <= 0 used
+ * in sums (flushes results below the smallest normal to 0). */
 void fx_math_eval(int fn, int dtype, const void *in, void *out, int64_t n);
 
 #endif

@@ -70,7 +70,8 @@ static inline __attribute__((always_inline)) FX_T FX_FN(bce_probs_chunk)(
         if (want_l || !want_g) {
             FX_T lp = FX_LOG(pv), lq = FX_LOG1P(-pv);
             lp = lp < (FX_T)-100 ? (FX_T)-100 : lp;
-            lq = lq < (FX_T)-100 ? (FX_T)-100 : lq;
+            /* FX_LOG1P is defined for u > -1 only: p = 1 gives NaN there */
+            lq = (lq < (FX_T)-100 || pv == 1) ? (FX_T)-100 : lq;
             FX_T l = -(yv * lp + ((FX_T)1 - yv) * lq);
             if (has_w) l = w[j] == 0 ? (FX_T)0 : w[j] * l;
             if (want_l) lout[j] = l;
@@ -115,7 +116,8 @@ static void FX_FN(bce_block)(const void *vp, int64_t b, double *out)
 
     for (int64_t i = i0; i < i1;) {
         /* a chunk never crosses a row of the last axis, so the broadcast
-         * weights have one stride inside it: 0 (filled into a buffer) or 1 */
+         * weights have one stride inside it: 1 (read in place), else 0 or
+         * any other stride (gathered into a buffer) */
         const int64_t r = i / L, c = i - r * L;
         int64_t n = L - c;
         if (n > i1 - i) n = i1 - i;
@@ -123,20 +125,20 @@ static void FX_FN(bce_block)(const void *vp, int64_t b, double *out)
         const FX_T *wc = NULL, *pwc = NULL;
         if (has_w) {
             const FX_T *w0 = W + r * p->ws_row + c * p->ws_col;
-            if (p->ws_col == 0) {
-                for (int64_t j = 0; j < n; j++) wbuf[j] = w0[0];
-                wc = wbuf;
-            } else {
+            if (p->ws_col == 1) {
                 wc = w0;
+            } else {  /* broadcast (stride 0) or strided: gather */
+                for (int64_t j = 0; j < n; j++) wbuf[j] = w0[j * p->ws_col];
+                wc = wbuf;
             }
         }
         if (has_pw) {
             const FX_T *q0 = PW + r * p->pws_row + c * p->pws_col;
-            if (p->pws_col == 0) {
-                for (int64_t j = 0; j < n; j++) pwbuf[j] = q0[0];
-                pwc = pwbuf;
-            } else {
+            if (p->pws_col == 1) {
                 pwc = q0;
+            } else {
+                for (int64_t j = 0; j < n; j++) pwbuf[j] = q0[j * p->pws_col];
+                pwc = pwbuf;
             }
         }
         const FX_T *x = X + i, *y = Y + i;

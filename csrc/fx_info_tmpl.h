@@ -17,8 +17,10 @@ static inline __attribute__((always_inline)) FX_T FX_FN(info_term)(
     const FX_T r = pv / qv;
     *careful = pv > 0 && qv > 0 && !(r >= FX_TINY && r <= FX_HUGE);
     FX_T t = pv * FX_LOG(r);
-    t = qv == 0 ? (FX_T)INFINITY : t;
-    return pv == 0 ? (FX_T)0 : t;
+    /* NaN in p or q gives NaN, as scipy.special.rel_entr (p = NaN, q = 0
+     * is not +inf; p = 0, q = NaN is not 0) */
+    t = (qv == 0 && pv > 0) ? (FX_T)INFINITY : t;
+    return (pv == 0 && qv == qv) ? (FX_T)0 : t;
 }
 
 static FX_T FX_FN(info_term_careful)(FX_T pv, FX_T qv)

@@ -6,9 +6,18 @@
 #include "fx_isa.h"
 #include "fx_math.h"
 
+/* rows up to this many classes take the across-rows (transposed) path */
+/* rows handled together by one vector log in the row kernel */
+#define FX_GROUP 16
+
+#ifndef FX_SMALL_C
+#define FX_SMALL_C 32
+#endif
+
 #define FX_T float
 #define FX_SFX f32
 #define FX_EXP fx_exp_f32
+#define FX_EXP_SUM fx_exp_nonpos_f32
 #define FX_LOG fx_log_f32
 #define FX_LOG1P fx_log1p_f32
 #define FX_CHUNK 2048
@@ -22,6 +31,7 @@
 #undef FX_T
 #undef FX_SFX
 #undef FX_EXP
+#undef FX_EXP_SUM
 #undef FX_LOG
 #undef FX_LOG1P
 #undef FX_CHUNK
@@ -31,6 +41,7 @@
 #define FX_T double
 #define FX_SFX f64
 #define FX_EXP fx_exp_f64
+#define FX_EXP_SUM fx_exp_nonpos_f64
 #define FX_LOG fx_log_f64
 #define FX_LOG1P fx_log1p_f64
 #define FX_CHUNK 1024
@@ -44,6 +55,7 @@
 #undef FX_T
 #undef FX_SFX
 #undef FX_EXP
+#undef FX_EXP_SUM
 #undef FX_LOG
 #undef FX_LOG1P
 #undef FX_CHUNK

@@ -13,7 +13,7 @@
  * Polynomial coefficients: exp uses Cephes' expf minimax coefficients in
  * float32 and the Taylor series to degree 13 in float64; log/log1p use the
  * atanh series log(m) = 2 atanh((m-1)/(m+1)) after reducing m to
- * [sqrt(1/2), sqrt(2)).
+ * [sqrt(1/2), sqrt(2)), arranged as in fdlibm's log.
  */
 #ifndef FX_MATH_H
 #define FX_MATH_H
@@ -63,6 +63,32 @@ static inline float fx_exp_f32(float x)
     return x < lo ? 0.0f : y;
 }
 
+/* exp(x) for x <= 0 (or NaN) in float32, for sums of exp(x - max): one
+ * 2^k scaling instead of two and no overflow clamp. Results below 2^-126
+ * (x < -87.3) are flushed to 0, which changes a sum that includes the
+ * max's exp(0) = 1 by less than 1e-38 relative. Same accuracy otherwise. */
+static inline float fx_exp_nonpos_f32(float x)
+{
+    const float lo = -87.33654f;               /* log(2^-126) */
+    float xc = x < lo ? lo : x;
+    const float magic = 12582912.0f;
+    float t = xc * 1.44269504088896341f + magic;
+    int32_t k = fx_bits_of_f32(t) - fx_bits_of_f32(magic);
+    float kf = t - magic;
+    float r = xc - kf * 0.693359375f;
+    r = r + kf * 2.12194440e-4f;
+    float r2 = r * r;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r2 + r + 1.0f;
+    float y = p * fx_f32_from_bits((k + 127) << 23);
+    return x < lo ? 0.0f : y;
+}
+
 /* exp(x) in float64: same scheme, Taylor polynomial of degree 13 on
  * |r| <= ln2/2 (truncation error < 0.05 ulp). */
 static inline double fx_exp_f64(double x)
@@ -99,30 +125,64 @@ static inline double fx_exp_f64(double x)
     return x < lo ? 0.0 : y;
 }
 
+/* float64 twin of fx_exp_nonpos_f32 (flushes below 2^-1022). */
+static inline double fx_exp_nonpos_f64(double x)
+{
+    const double lo = -708.3964185322641;      /* log(2^-1022) */
+    double xc = x < lo ? lo : x;
+    const double magic = 6755399441055744.0;
+    double t = xc * 1.4426950408889634074 + magic;
+    int64_t k = fx_bits_of_f64(t) - fx_bits_of_f64(magic);
+    double kf = t - magic;
+    double r = xc - kf * 6.93147180369123816490e-01;
+    r = r - kf * 1.90821492927058770002e-10;
+    double p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * (r * r) + r + 1.0;
+    double y = p * fx_f64_from_bits((k + 1023) << 52);
+    return x < lo ? 0.0 : y;
+}
+
 /* ------------------------------------------------------------------ log */
 
-/* log(x) in float32, computed as e ln2 + 2 atanh(f), f = (m-1)/(m+1),
- * m in [sqrt(1/2), sqrt(2)). m-1 is exact (Sterbenz), so log(x) keeps full
- * relative accuracy near x = 1. */
+/* log(x) in float32. x = 2^e m with m in [sqrt(1/2), sqrt(2)), f = m - 1
+ * (exact, Sterbenz), s = f / (2 + f) and log(1 + f) = 2 atanh(s) =
+ * f - (f^2/2 - s (f^2/2 + R)), R = 2 s^2/3 + 2 s^4/5 + ... (fdlibm's
+ * arrangement): the rounding of s only enters through the small term
+ * s (f^2/2 + R), so the result stays within 1 ulp, also near x = 1. */
 static inline float fx_log_f32(float x)
 {
     /* scale subnormals into the normal range first */
     int tiny = x < 1.17549435e-38f;
     float xs = tiny ? x * 8388608.0f : x;         /* 2^23 */
     int32_t bits = fx_bits_of_f32(xs);
-    /* offset so that the mantissa lands in [sqrt(1/2), sqrt(2)) */
-    int32_t off = bits - 0x3f3504f3;
+    int32_t off = bits - 0x3f3504f3;              /* sqrt(1/2) */
     int32_t e = off >> 23;
     float m = fx_f32_from_bits((off & 0x007fffff) + 0x3f3504f3);
     float ef = (float)(e - (tiny ? 23 : 0));
-    float f = (m - 1.0f) / (m + 1.0f);
-    float f2 = f * f;
-    float q = 0.22222222222f;                     /* 2/9 */
-    q = q * f2 + 0.28571428571f;                  /* 2/7 */
-    q = q * f2 + 0.4f;                            /* 2/5 */
-    q = q * f2 + 0.66666666667f;                  /* 2/3 */
-    float lm = f * (2.0f + f2 * q);
-    float y = ef * 0.693359375f + (lm - ef * 2.12194440e-4f);
+    float f = m - 1.0f;
+    float s = f / (2.0f + f);
+    float z = s * s;
+    float R = 0.18181818182f;                     /* 2/11 */
+    R = R * z + 0.22222222222f;                   /* 2/9 */
+    R = R * z + 0.28571428571f;                   /* 2/7 */
+    R = R * z + 0.4f;                             /* 2/5 */
+    R = R * z + 0.66666666667f;                   /* 2/3 */
+    R = R * z;
+    float hfsq = 0.5f * f * f;
+    /* ln2 = 0.693138122558 (exact in 16 bits) + 9.0580006145e-06 */
+    float y = ef * 6.9313812256e-01f
+              - ((hfsq - (s * (hfsq + R) + ef * 9.0580006145e-06f)) - f);
     y = x == 0.0f ? -__builtin_inff() : y;
     y = x < 0.0f ? __builtin_nanf("") : y;
     y = x == __builtin_inff() ? x : y;
@@ -139,21 +199,26 @@ static inline double fx_log_f64(double x)
     int64_t e = off >> 52;
     double m = fx_f64_from_bits((off & 0x000fffffffffffffLL) + 0x3fe6a09e667f3bcdLL);
     double ef = (double)(e - (tiny ? 54 : 0));
-    double f = (m - 1.0) / (m + 1.0);
-    double f2 = f * f;
-    /* |f| <= 0.1716, f^2 <= 0.0295: terms to f^21 leave < 1e-18 relative */
-    double q = 2.0 / 21.0;
-    q = q * f2 + 2.0 / 19.0;
-    q = q * f2 + 2.0 / 17.0;
-    q = q * f2 + 2.0 / 15.0;
-    q = q * f2 + 2.0 / 13.0;
-    q = q * f2 + 2.0 / 11.0;
-    q = q * f2 + 2.0 / 9.0;
-    q = q * f2 + 2.0 / 7.0;
-    q = q * f2 + 2.0 / 5.0;
-    q = q * f2 + 2.0 / 3.0;
-    double lm = f * (2.0 + f2 * q);
-    double y = ef * 6.93147180369123816490e-01 + (lm + ef * 1.90821492927058770002e-10);
+    double f = m - 1.0;
+    double s = f / (2.0 + f);
+    double z = s * s;
+    /* z <= 0.0295: terms to z^11 leave < 1e-18 relative */
+    double R = 2.0 / 23.0;
+    R = R * z + 2.0 / 21.0;
+    R = R * z + 2.0 / 19.0;
+    R = R * z + 2.0 / 17.0;
+    R = R * z + 2.0 / 15.0;
+    R = R * z + 2.0 / 13.0;
+    R = R * z + 2.0 / 11.0;
+    R = R * z + 2.0 / 9.0;
+    R = R * z + 2.0 / 7.0;
+    R = R * z + 2.0 / 5.0;
+    R = R * z + 2.0 / 3.0;
+    R = R * z;
+    double hfsq = 0.5 * f * f;
+    /* fdlibm's split of ln2 */
+    double y = ef * 6.93147180369123816490e-01
+               - ((hfsq - (s * (hfsq + R) + ef * 1.90821492927058770002e-10)) - f);
     y = x == 0.0 ? -__builtin_inf() : y;
     y = x < 0.0 ? __builtin_nan("") : y;
     y = x == __builtin_inf() ? x : y;
@@ -169,6 +234,8 @@ static inline float fx_log1p_f32(float u)
     float c = (u - (w - 1.0f)) / w;
     float y = fx_log_f32(w) + c;
     y = u == __builtin_inff() ? u : y;
+    y = u == -1.0f ? -__builtin_inff() : y;
+    y = u == 0.0f ? u : y;                        /* keeps the sign of -0 */
     return y;
 }
 
@@ -178,6 +245,8 @@ static inline double fx_log1p_f64(double u)
     double c = (u - (w - 1.0)) / w;
     double y = fx_log_f64(w) + c;
     y = u == __builtin_inf() ? u : y;
+    y = u == -1.0 ? -__builtin_inf() : y;
+    y = u == 0.0 ? u : y;
     return y;
 }
 

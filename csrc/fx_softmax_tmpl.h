@@ -9,8 +9,12 @@
 
 /* logsumexp of a contiguous row, reading it once from memory (blocked
  * online max). If `e` is given, exp(x - shift_k) of each chunk k is stored
- * there and shift_k in shifts[k], for softmax to rescale afterwards. */
-static double FX_FN(lse_row)(const FX_T *x, int64_t C, FX_T *e, FX_T *shifts)
+ * there and shift_k in shifts[k], for softmax to rescale afterwards.
+ * *m_out and *logs_out receive the row maximum m and log(sum exp(x - m)):
+ * log_softmax is (x - m) - logs, never x - (m + logs), which loses logs
+ * entirely when |m| is large (rows of 1e30 gave softmax [1, 1, 1]). */
+static double FX_FN(lse_row)(const FX_T *x, int64_t C, FX_T *e, FX_T *shifts,
+                             double *m_out, double *logs_out)
 {
     double s = 0.0;
     FX_T m = -(FX_T)INFINITY, shift = 0;
@@ -47,12 +51,15 @@ static double FX_FN(lse_row)(const FX_T *x, int64_t C, FX_T *e, FX_T *shifts)
             if (x[c] != x[c]) return NAN;
         return INFINITY;
     }
-    return (double)shift + log(s);
+    *m_out = (double)shift;
+    *logs_out = log(s);
+    return (double)shift + *logs_out;
 }
 
 /* Same for a strided row (scalar loop; used for class axes that are not
  * the last one). */
-static double FX_FN(lse_row_strided)(const FX_T *x, int64_t C, int64_t cs)
+static double FX_FN(lse_row_strided)(const FX_T *x, int64_t C, int64_t cs,
+                                     double *m_out, double *logs_out)
 {
     FX_T m = -(FX_T)INFINITY;
     int has_nan = 0;
@@ -66,7 +73,9 @@ static double FX_FN(lse_row_strided)(const FX_T *x, int64_t C, int64_t cs)
     if (m == -(FX_T)INFINITY) return -INFINITY;
     double s = 0.0;
     for (int64_t c = 0; c < C; c++) s += (double)FX_EXP(x[c * cs] - m);
-    return (double)m + log(s);
+    *m_out = (double)m;
+    *logs_out = log(s);
+    return (double)m + *logs_out;
 }
 
 static void FX_FN(softmax_block)(const void *vp, int64_t b, double *out)
@@ -101,45 +110,50 @@ static void FX_FN(softmax_block)(const void *vp, int64_t b, double *out)
     }
     for (int64_t j = 0; j < n; j++) {
         const FX_T *xr = x + j * xrs;
+        double m = 0.0, logs = 0.0;
         if (p->mode == FX_LOGSUMEXP) {
-            double lse = xcs == 1 ? FX_FN(lse_row)(xr, C, NULL, NULL)
-                                  : FX_FN(lse_row_strided)(xr, C, xcs);
+            double lse = xcs == 1 ? FX_FN(lse_row)(xr, C, NULL, NULL, &m, &logs)
+                                  : FX_FN(lse_row_strided)(xr, C, xcs, &m, &logs);
             y[r0 + j] = (FX_T)lse;
             continue;
         }
         FX_T *yr = y + j * ors;
         const int contiguous = xcs == 1 && ocs == 1;
         if (p->mode == FX_SOFTMAX && contiguous) {
-            double lse = FX_FN(lse_row)(xr, C, yr, shifts);
+            double lse = FX_FN(lse_row)(xr, C, yr, shifts, &m, &logs);
             if (!isfinite(lse)) {
                 for (int64_t c = 0; c < C; c++) yr[c] = (FX_T)NAN;
                 continue;
             }
             for (int64_t c0 = 0, kk = 0; c0 < C; c0 += FX_CHUNK, kk++) {
                 const int64_t nn = C - c0 < FX_CHUNK ? C - c0 : FX_CHUNK;
-                const FX_T f = (FX_T)exp((double)shifts[kk] - lse);
+                const FX_T f = (FX_T)exp(((double)shifts[kk] - m) - logs);
                 FX_T *yc = yr + c0;
 #pragma omp simd
                 for (int64_t c = 0; c < nn; c++) yc[c] *= f;
             }
             continue;
         }
-        double lse = xcs == 1 ? FX_FN(lse_row)(xr, C, NULL, NULL)
-                              : FX_FN(lse_row_strided)(xr, C, xcs);
+        double lse = xcs == 1 ? FX_FN(lse_row)(xr, C, NULL, NULL, &m, &logs)
+                              : FX_FN(lse_row_strided)(xr, C, xcs, &m, &logs);
         if (!isfinite(lse)) {
             for (int64_t c = 0; c < C; c++) yr[c * ocs] = (FX_T)NAN;
             continue;
         }
-        const FX_T l = (FX_T)lse;
+        /* (x - m) - logs in double: x - lse would round away logs for large
+         * |m|, and rounding lse to float32 first would cost up to half an
+         * ulp of |lse| (5e-4 at |x| ~ 1e4) in every output */
         if (p->mode == FX_LOG_SOFTMAX) {
             if (contiguous) {
 #pragma omp simd
-                for (int64_t c = 0; c < C; c++) yr[c] = xr[c] - l;
+                for (int64_t c = 0; c < C; c++) yr[c] = (FX_T)(((double)xr[c] - m) - logs);
             } else {
-                for (int64_t c = 0; c < C; c++) yr[c * ocs] = xr[c * xcs] - l;
+                for (int64_t c = 0; c < C; c++)
+                    yr[c * ocs] = (FX_T)(((double)xr[c * xcs] - m) - logs);
             }
         } else {
-            for (int64_t c = 0; c < C; c++) yr[c * ocs] = FX_EXP(xr[c * xcs] - l);
+            for (int64_t c = 0; c < C; c++)
+                yr[c * ocs] = FX_EXP((FX_T)(((double)xr[c * xcs] - m) - logs));
         }
     }
     if (shifts != shifts_local) free(shifts);

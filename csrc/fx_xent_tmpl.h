@@ -45,38 +45,50 @@ static inline double FX_FN(xent_finish)(const FX_FN(xent_ctx) *k, int soft,
     return loss;
 }
 
-/* One row with contiguous classes (x, y, g all unit class stride).
+/* One row with contiguous classes (x, y, g all unit class stride), C >= FX_VL.
  * Blocked online max: each chunk is scanned for its max, then summed while
  * it is in L1; a larger max rescales the running sums once per chunk, so a
  * long row is read from memory once. With a gradient, exp(x - shift) is
  * stored in g during the sum and rescaled by exp(shift - lse) afterwards
- * (one exp per logit). */
-static double FX_FN(xent_row)(const FX_FN(xent_ctx) *k, const FX_T *x,
-                              const FX_T *y, int64_t label, FX_T *g)
+ * (one exp per logit).
+ *
+ * Tails: every loop runs over whole vectors, and the last partial vector of
+ * a chunk is handled by one vector that ends at the chunk's end and overlaps
+ * elements already done; a select drops those lanes. The overlap may reach
+ * back into the previous chunk, which is inside the row because C >= FX_VL. */
+#define FX_VL (FX_VL_BYTES / (int64_t)sizeof(FX_T))
+
+typedef struct {
+    double s, tacc, aacc;   /* sum exp(x - shift); sum v (shift - x); sum v */
+    FX_T m, shift;          /* row max so far; the shift of the sums */
+} FX_FN(xent_stats);
+
+/* First part of a row: the statistics above, in one read of the row. With
+ * a gradient, stores exp(x - shift_k) in g and shift_k in shifts[k]. */
+static inline void FX_FN(xent_row_stats)(const FX_FN(xent_ctx) *k, const FX_T *x,
+                                         const FX_T *y, FX_T *g, FX_T *shifts,
+                                         FX_FN(xent_stats) *st)
 {
     const int64_t C = k->C;
     const FX_T *w = k->w;
     const int soft = y != NULL;
     const int need_t = soft || k->eps > 0.0;
     const FX_T one_m_eps = (FX_T)(1.0 - k->eps), eps_c = (FX_T)k->eps_c;
-    const int64_t nchunks = (C + FX_CHUNK - 1) / FX_CHUNK;
-    FX_T shifts_local[64];
-    FX_T *shifts = shifts_local;
-    if (g != NULL && nchunks > 64) {
-        shifts = (FX_T *)malloc((size_t)nchunks * sizeof(FX_T));
-        if (shifts == NULL) {   /* cannot happen in practice: tiny request */
-            for (int64_t c = 0; c < C; c++) g[c] = (FX_T)NAN;
-            return NAN;
-        }
-    }
     double s = 0.0, tacc = 0.0, aacc = 0.0;
     FX_T m = -(FX_T)INFINITY, shift = 0;
     for (int64_t c0 = 0, kk = 0; c0 < C; c0 += FX_CHUNK, kk++) {
         const int64_t n = C - c0 < FX_CHUNK ? C - c0 : FX_CHUNK;
+        const int64_t nv = n - n % FX_VL;      /* whole vectors */
+        const int64_t tb = n - FX_VL;          /* start of the tail vector */
+        const int has_tail = nv < n;
         const FX_T *xc = x + c0;
-        FX_T cm = xc[0];
+        FX_T cm = xc[n - 1];
 #pragma omp simd reduction(max : cm)
-        for (int64_t j = 0; j < n; j++) cm = xc[j] > cm ? xc[j] : cm;
+        for (int64_t j = 0; j < nv; j++) cm = xc[j] > cm ? xc[j] : cm;
+        if (has_tail) {
+#pragma omp simd reduction(max : cm)
+            for (int64_t l = 0; l < FX_VL; l++) cm = xc[tb + l] > cm ? xc[tb + l] : cm;
+        }
         if (cm > m) {
             /* while only -inf was seen, sums are 0 or non-finite: keep them */
             if (m > -(FX_T)INFINITY) {
@@ -90,54 +102,81 @@ static double FX_FN(xent_row)(const FX_FN(xent_ctx) *k, const FX_T *x,
         if (g != NULL) {
             FX_T *gc = g + c0;
 #pragma omp simd reduction(+ : cs)
-            for (int64_t j = 0; j < n; j++) {
-                FX_T e = FX_EXP(xc[j] - shift);
+            for (int64_t j = 0; j < nv; j++) {
+                FX_T e = FX_EXP_SUM(xc[j] - shift);
                 gc[j] = e;
                 cs += e;
+            }
+            if (has_tail) {
+#pragma omp simd reduction(+ : cs)
+                for (int64_t l = 0; l < FX_VL; l++) {
+                    const int keep = tb + l >= nv;
+                    FX_T e = FX_EXP_SUM(xc[tb + l] - shift);
+                    gc[tb + l] = keep ? e : gc[tb + l];
+                    cs += keep ? e : (FX_T)0;
+                }
             }
             shifts[kk] = shift;
         } else {
 #pragma omp simd reduction(+ : cs)
-            for (int64_t j = 0; j < n; j++) cs += FX_EXP(xc[j] - shift);
+            for (int64_t j = 0; j < nv; j++) cs += FX_EXP_SUM(xc[j] - shift);
+            if (has_tail) {
+#pragma omp simd reduction(+ : cs)
+                for (int64_t l = 0; l < FX_VL; l++) {
+                    FX_T e = FX_EXP_SUM(xc[tb + l] - shift);
+                    cs += tb + l >= nv ? e : (FX_T)0;
+                }
+            }
         }
         s += (double)cs;
         if (need_t) {
+            /* v_c: effective target weight of class c (see the file header);
+             * a zero v_c contributes exactly 0, even against x_c = -inf */
             FX_T ct = 0, ca = 0;
-            if (soft) {
-                const FX_T *yc = y + c0;
-                if (w != NULL) {
-                    const FX_T *wc = w + c0;
+            const FX_T *yc = soft ? y + c0 : NULL;
+            const FX_T *wc = w != NULL ? w + c0 : NULL;
+#define FX_V(j) (soft ? (wc != NULL ? (one_m_eps * yc[j] + eps_c) * wc[j] : one_m_eps * yc[j] + eps_c) \
+                      : (wc != NULL ? wc[j] : (FX_T)1))
 #pragma omp simd reduction(+ : ct, ca)
-                    for (int64_t j = 0; j < n; j++) {
-                        FX_T v = (one_m_eps * yc[j] + eps_c) * wc[j];
-                        ca += v;
-                        ct += v == 0 ? 0 : v * (shift - xc[j]);
-                    }
-                } else {
-#pragma omp simd reduction(+ : ct, ca)
-                    for (int64_t j = 0; j < n; j++) {
-                        FX_T v = one_m_eps * yc[j] + eps_c;
-                        ca += v;
-                        ct += v == 0 ? 0 : v * (shift - xc[j]);
-                    }
-                }
-            } else if (w != NULL) {
-                const FX_T *wc = w + c0;
-#pragma omp simd reduction(+ : ct, ca)
-                for (int64_t j = 0; j < n; j++) {
-                    ca += wc[j];
-                    ct += wc[j] == 0 ? 0 : wc[j] * (shift - xc[j]);
-                }
-            } else {
-#pragma omp simd reduction(+ : ct)
-                for (int64_t j = 0; j < n; j++) ct += shift - xc[j];
-                ca = (FX_T)n;
+            for (int64_t j = 0; j < nv; j++) {
+                const FX_T v = FX_V(j);
+                ca += v;
+                ct += v == 0 ? (FX_T)0 : v * (shift - xc[j]);
             }
+            if (has_tail) {
+#pragma omp simd reduction(+ : ct, ca)
+                for (int64_t l = 0; l < FX_VL; l++) {
+                    const FX_T v = tb + l >= nv ? FX_V(tb + l) : (FX_T)0;
+                    ca += v;
+                    ct += v == 0 ? (FX_T)0 : v * (shift - xc[tb + l]);
+                }
+            }
+#undef FX_V
             tacc += (double)ct;
             aacc += (double)ca;
         }
     }
 
+    st->s = s;
+    st->tacc = tacc;
+    st->aacc = aacc;
+    st->m = m;
+    st->shift = shift;
+}
+
+/* Second part: the row loss from its statistics and ls = log(s); with a
+ * gradient, rescales the stored exps into the gradient row. */
+static inline double FX_FN(xent_row_finish)(const FX_FN(xent_ctx) *k, const FX_T *x,
+                                            const FX_T *y, int64_t label, FX_T *g,
+                                            const FX_T *shifts,
+                                            const FX_FN(xent_stats) *st, double ls)
+{
+    const int64_t C = k->C;
+    const FX_T *w = k->w;
+    const int soft = y != NULL;
+    const FX_T one_m_eps = (FX_T)(1.0 - k->eps), eps_c = (FX_T)k->eps_c;
+    const FX_T m = st->m, shift = st->shift;
+    const double tacc = st->tacc, aacc = st->aacc;
     double loss, a;
     if (!(m > -(FX_T)INFINITY)) {
         /* all -inf (or NaN): log-softmax is NaN, like -inf - (-inf) */
@@ -146,57 +185,67 @@ static double FX_FN(xent_row)(const FX_FN(xent_ctx) *k, const FX_T *x,
     } else {
         double xy = soft ? 0.0 : (double)x[label];
         double wy = (!soft && w != NULL) ? (double)w[label] : 1.0;
-        loss = FX_FN(xent_finish)(k, soft, log(s), (double)shift, tacc, aacc,
-                                  xy, wy, &a);
+        loss = FX_FN(xent_finish)(k, soft, ls, (double)shift, tacc, aacc, xy, wy, &a);
     }
     if (g != NULL) {
-        const double lse = (double)shift + log(s);
+        const double lse = (double)shift + ls;
         const FX_T b = (FX_T)k->gsc;
         for (int64_t c0 = 0, kk = 0; c0 < C; c0 += FX_CHUNK, kk++) {
             const int64_t n = C - c0 < FX_CHUNK ? C - c0 : FX_CHUNK;
+            const int64_t nv = n - n % FX_VL, tb = n - FX_VL;
             const FX_T sc = (FX_T)(k->gsc * a * exp((double)shifts[kk] - lse));
             FX_T *gc = g + c0;
-            if (soft) {
-                const FX_T *yc = y + c0;
-                if (w != NULL) {
-                    const FX_T *wc = w + c0;
+            const FX_T *yc = soft ? y + c0 : NULL;
+            const FX_T *wc = w != NULL ? w + c0 : NULL;
+            /* gradient = scale * (A softmax - v) */
+#define FX_GV(j) (soft ? b * (wc != NULL ? (one_m_eps * yc[j] + eps_c) * wc[j] : one_m_eps * yc[j] + eps_c) \
+                       : (k->eps > 0.0 ? b * eps_c * (wc != NULL ? wc[j] : (FX_T)1) : (FX_T)0))
 #pragma omp simd
-                    for (int64_t j = 0; j < n; j++)
-                        gc[j] = sc * gc[j] - b * ((one_m_eps * yc[j] + eps_c) * wc[j]);
-                } else {
+            for (int64_t j = 0; j < nv; j++) gc[j] = sc * gc[j] - FX_GV(j);
+            if (nv < n) {
 #pragma omp simd
-                    for (int64_t j = 0; j < n; j++)
-                        gc[j] = sc * gc[j] - b * (one_m_eps * yc[j] + eps_c);
-                }
-            } else if (k->eps > 0.0) {
-                if (w != NULL) {
-                    const FX_T *wc = w + c0;
-#pragma omp simd
-                    for (int64_t j = 0; j < n; j++) gc[j] = sc * gc[j] - b * (eps_c * wc[j]);
-                } else {
-                    const FX_T bc = b * eps_c;
-#pragma omp simd
-                    for (int64_t j = 0; j < n; j++) gc[j] = sc * gc[j] - bc;
-                }
-            } else {
-#pragma omp simd
-                for (int64_t j = 0; j < n; j++) gc[j] = sc * gc[j];
+                for (int64_t l = 0; l < FX_VL; l++)
+                    gc[tb + l] = tb + l >= nv ? sc * gc[tb + l] - FX_GV(tb + l) : gc[tb + l];
             }
+#undef FX_GV
         }
         if (!soft) {
             double wy = w != NULL ? (double)w[label] : 1.0;
             g[label] -= (FX_T)(k->gsc * (1.0 - k->eps) * wy);
         }
-        if (shifts != shifts_local) free(shifts);
     }
     return loss;
 }
 
-#define FX_TILE 32
+/* A whole row of any length (C >= FX_VL). */
+static double FX_FN(xent_row)(const FX_FN(xent_ctx) *k, const FX_T *x,
+                              const FX_T *y, int64_t label, FX_T *g)
+{
+    const int64_t nchunks = (k->C + FX_CHUNK - 1) / FX_CHUNK;
+    FX_T shifts_local[64];
+    FX_T *shifts = shifts_local;
+    if (g != NULL && nchunks > 64) {
+        shifts = (FX_T *)malloc((size_t)nchunks * sizeof(FX_T));
+        if (shifts == NULL) {   /* cannot happen in practice: tiny request */
+            for (int64_t c = 0; c < k->C; c++) g[c] = (FX_T)NAN;
+            return NAN;
+        }
+    }
+    FX_FN(xent_stats) st;
+    FX_FN(xent_row_stats)(k, x, y, g, shifts, &st);
+    double loss = FX_FN(xent_row_finish)(k, x, y, label, g, shifts, &st, log(st.s));
+    if (shifts != shifts_local) free(shifts);
+    return loss;
+}
+
+#define FX_TILE 64
+#define FX_CCHUNK 256
 
 /* Rows of any strides, vectorised across FX_TILE rows at a time: the class
  * loop is outside, the row loop inside. Serves PyTorch's (N, C, d...) layout
- * (row stride 1), class axes that are not last, and mixed layouts. */
+ * (row stride 1), class axes that are not last, mixed layouts, and short
+ * rows transposed into a tile (see xent_block). Sums run in the compute
+ * dtype over FX_CCHUNK classes, then in float64. */
 static double FX_FN(xent_rows_strided)(
     const FX_FN(xent_ctx) *k, int64_t n,
     const FX_T *x, int64_t xrs, int64_t xcs,
@@ -213,44 +262,54 @@ static double FX_FN(xent_rows_strided)(
     for (int64_t t0 = 0; t0 < n; t0 += FX_TILE) {
         const int64_t nt = n - t0 < FX_TILE ? n - t0 : FX_TILE;
         const FX_T *xt = x + t0 * xrs;
-        FX_T m[FX_TILE];
-        double s[FX_TILE], tacc[FX_TILE], aacc[FX_TILE], lse[FX_TILE], av[FX_TILE];
+        FX_T m[FX_TILE], ps[FX_TILE], pt[FX_TILE], pa[FX_TILE];
+        double s[FX_TILE], tacc[FX_TILE], aacc[FX_TILE], ls[FX_TILE], av[FX_TILE];
         for (int64_t j = 0; j < nt; j++) {
             m[j] = -(FX_T)INFINITY;
             s[j] = tacc[j] = aacc[j] = 0.0;
         }
         for (int64_t c = 0; c < C; c++) {
+            const FX_T *xc = xt + c * xcs;
 #pragma omp simd
-            for (int64_t j = 0; j < nt; j++) {
-                FX_T v = xt[j * xrs + c * xcs];
-                m[j] = v > m[j] ? v : m[j];
+            for (int64_t j = 0; j < nt; j++) m[j] = xc[j * xrs] > m[j] ? xc[j * xrs] : m[j];
+        }
+        for (int64_t c0 = 0; c0 < C; c0 += FX_CCHUNK) {
+            const int64_t c1 = C - c0 < FX_CCHUNK ? C : c0 + FX_CCHUNK;
+            for (int64_t j = 0; j < nt; j++) ps[j] = pt[j] = pa[j] = 0;
+            for (int64_t c = c0; c < c1; c++) {
+                const FX_T *xc = xt + c * xcs;
+#pragma omp simd
+                for (int64_t j = 0; j < nt; j++) ps[j] += FX_EXP_SUM(xc[j * xrs] - m[j]);
             }
-        }
-        for (int64_t c = 0; c < C; c++) {
+            if (need_t) {
+                for (int64_t c = c0; c < c1; c++) {
+                    const FX_T wc = w != NULL ? w[c] : (FX_T)1;
+                    const FX_T *xc = xt + c * xcs;
+                    if (soft) {
+                        const FX_T *yc = y + t0 * yrs + c * ycs;
 #pragma omp simd
-            for (int64_t j = 0; j < nt; j++)
-                s[j] += (double)FX_EXP(xt[j * xrs + c * xcs] - m[j]);
-        }
-        if (need_t) {
-            for (int64_t c = 0; c < C; c++) {
-                const FX_T wc = w != NULL ? w[c] : (FX_T)1;
-                if (soft) {
-                    const FX_T *yt = y + t0 * yrs + c * ycs;
+                        for (int64_t j = 0; j < nt; j++) {
+                            FX_T v = (one_m_eps * yc[j * yrs] + eps_c) * wc;
+                            pa[j] += v;
+                            pt[j] += v == 0 ? (FX_T)0 : v * (m[j] - xc[j * xrs]);
+                        }
+                    } else {
 #pragma omp simd
-                    for (int64_t j = 0; j < nt; j++) {
-                        FX_T v = (one_m_eps * yt[j * yrs] + eps_c) * wc;
-                        aacc[j] += (double)v;
-                        tacc[j] += v == 0 ? 0.0 : (double)(v * (m[j] - xt[j * xrs + c * xcs]));
-                    }
-                } else {
-#pragma omp simd
-                    for (int64_t j = 0; j < nt; j++) {
-                        aacc[j] += (double)wc;
-                        tacc[j] += wc == 0 ? 0.0 : (double)(wc * (m[j] - xt[j * xrs + c * xcs]));
+                        for (int64_t j = 0; j < nt; j++) {
+                            pa[j] += wc;
+                            pt[j] += wc == 0 ? (FX_T)0 : wc * (m[j] - xc[j * xrs]);
+                        }
                     }
                 }
             }
+            for (int64_t j = 0; j < nt; j++) {
+                s[j] += (double)ps[j];
+                tacc[j] += (double)pt[j];
+                aacc[j] += (double)pa[j];
+            }
         }
+#pragma omp simd
+        for (int64_t j = 0; j < nt; j++) ls[j] = fx_log_f64(s[j]);
         for (int64_t j = 0; j < nt; j++) {
             const int64_t r = t0 + j;
             double loss;
@@ -264,10 +323,9 @@ static double FX_FN(xent_rows_strided)(
                 const int64_t yl = soft ? 0 : lab[r];
                 double xy = soft ? 0.0 : (double)xt[j * xrs + yl * xcs];
                 double wy = (!soft && w != NULL) ? (double)w[yl] : 1.0;
-                loss = FX_FN(xent_finish)(k, soft, log(s[j]), (double)m[j], tacc[j],
+                loss = FX_FN(xent_finish)(k, soft, ls[j], (double)m[j], tacc[j],
                                           aacc[j], xy, wy, &av[j]);
             }
-            lse[j] = (double)m[j] + log(s[j]);
             if (lout != NULL) lout[r] = (FX_T)loss;
             total += loss;
         }
@@ -275,7 +333,7 @@ static double FX_FN(xent_rows_strided)(
             FX_T gt_a[FX_TILE], gt_l[FX_TILE];
             for (int64_t j = 0; j < nt; j++) {
                 gt_a[j] = (FX_T)(k->gsc * av[j]);
-                gt_l[j] = (FX_T)lse[j];
+                gt_l[j] = (FX_T)((double)m[j] + ls[j]);
             }
             const FX_T b = (FX_T)k->gsc;
             FX_T *gtile = g + t0 * grs;
@@ -307,6 +365,43 @@ static double FX_FN(xent_rows_strided)(
                         gr[lab[r] * gcs] -= (FX_T)(k->gsc * (1.0 - k->eps) * wy);
                     }
                 }
+            }
+        }
+    }
+    return total;
+}
+
+/* Short contiguous rows: a within-row vector loop would be mostly tail, so
+ * tiles of rows are transposed into class-major buffers and handled across
+ * rows by xent_rows_strided; the gradient is transposed back. */
+static double FX_FN(xent_rows_short)(
+    const FX_FN(xent_ctx) *k, int64_t n,
+    const FX_T *x, int64_t xrs, const FX_T *y, int64_t yrs,
+    const int64_t *lab, FX_T *lout, FX_T *g, int64_t grs)
+{
+    const int64_t C = k->C;
+    FX_T xb[FX_TILE * FX_SMALL_C], yb[FX_TILE * FX_SMALL_C], gb[FX_TILE * FX_SMALL_C];
+    double total = 0.0;
+    for (int64_t t0 = 0; t0 < n; t0 += FX_TILE) {
+        const int64_t nt = n - t0 < FX_TILE ? n - t0 : FX_TILE;
+        for (int64_t j = 0; j < nt; j++) {
+            const FX_T *xr = x + (t0 + j) * xrs;
+            for (int64_t c = 0; c < C; c++) xb[c * nt + j] = xr[c];
+        }
+        if (y != NULL) {
+            for (int64_t j = 0; j < nt; j++) {
+                const FX_T *yr = y + (t0 + j) * yrs;
+                for (int64_t c = 0; c < C; c++) yb[c * nt + j] = yr[c];
+            }
+        }
+        total += FX_FN(xent_rows_strided)(k, nt, xb, 1, nt, y != NULL ? yb : NULL, 1, nt,
+                                          lab != NULL ? lab + t0 : NULL,
+                                          lout != NULL ? lout + t0 : NULL,
+                                          g != NULL ? gb : NULL, 1, nt);
+        if (g != NULL) {
+            for (int64_t j = 0; j < nt; j++) {
+                FX_T *gr = g + (t0 + j) * grs;
+                for (int64_t c = 0; c < C; c++) gr[c] = gb[c * nt + j];
             }
         }
     }
@@ -345,11 +440,50 @@ static double FX_FN(xent_block)(const fx_xent_problem *p, int64_t o, int64_t i0,
 
     const int contiguous = p->xs_class == 1 && (y == NULL || p->ys_class == 1)
                            && (g == NULL || p->gs_class == 1);
+    if (contiguous && (k.C <= FX_SMALL_C || k.C < FX_VL))
+        return FX_FN(xent_rows_short)(&k, n, x, xrs, y, yrs, lab, lout, g, grs);
     if (!contiguous)
         return FX_FN(xent_rows_strided)(&k, n, x, xrs, p->xs_class, y, yrs,
                                         p->ys_class, lab, lout, g, grs, p->gs_class);
 
     double total = 0.0;
+    if (k.C <= FX_CHUNK) {
+        /* rows of one chunk: statistics for a group of rows, one vector log
+         * for the group, then the losses (and gradients) */
+        FX_FN(xent_stats) st[FX_GROUP];
+        double sv[FX_GROUP], ls[FX_GROUP];
+        for (int64_t j0 = 0; j0 < n; j0 += FX_GROUP) {
+            const int64_t ng = n - j0 < FX_GROUP ? n - j0 : FX_GROUP;
+            for (int64_t j = j0; j < j0 + ng; j++) {
+                FX_T *gr = g != NULL ? g + j * grs : NULL;
+                if (y == NULL && lab[j] == k.ignore_index) {
+                    sv[j - j0] = 1.0;
+                    continue;
+                }
+                FX_FN(xent_row_stats)(&k, x + j * xrs, y != NULL ? y + j * yrs : NULL, gr,
+                                      &st[j - j0].shift, &st[j - j0]);
+                sv[j - j0] = st[j - j0].s;
+            }
+#pragma omp simd
+            for (int64_t j = 0; j < ng; j++) ls[j] = fx_log_f64(sv[j]);
+            for (int64_t j = j0; j < j0 + ng; j++) {
+                FX_T *gr = g != NULL ? g + j * grs : NULL;
+                double loss;
+                if (y == NULL && lab[j] == k.ignore_index) {
+                    loss = 0.0;
+                    if (gr != NULL)
+                        for (int64_t c = 0; c < k.C; c++) gr[c] = 0;
+                } else {
+                    loss = FX_FN(xent_row_finish)(&k, x + j * xrs, y != NULL ? y + j * yrs : NULL,
+                                                  y == NULL ? lab[j] : 0, gr, &st[j - j0].shift,
+                                                  &st[j - j0], ls[j - j0]);
+                }
+                if (lout != NULL) lout[j] = (FX_T)loss;
+                total += loss;
+            }
+        }
+        return total;
+    }
     for (int64_t j = 0; j < n; j++) {
         const FX_T *xr = x + j * xrs;
         FX_T *gr = g != NULL ? g + j * grs : NULL;

@@ -8,6 +8,7 @@
 #pragma GCC target("avx2,fma")
 #endif
 #define FX_ISA_SUFFIX avx2
+#define FX_VL_BYTES 32
 #include "fx_isa_impl.h"
 #if defined(__clang__)
 #pragma clang attribute pop

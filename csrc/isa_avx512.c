@@ -8,6 +8,7 @@
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,prefer-vector-width=512")
 #endif
 #define FX_ISA_SUFFIX avx512
+#define FX_VL_BYTES 64
 #include "fx_isa_impl.h"
 #if defined(__clang__)
 #pragma clang attribute pop
