@@ -29,6 +29,7 @@ typedef struct {
     void *grad;             /* d loss / d x (compute dtype) or NULL */
     int64_t gs_outer, gs_class, gs_inner;
     double grad_scale;      /* gradient of the reduction w.r.t. each row loss */
+    int grad_mean;          /* set grad_scale to 1 / the mean's denominator */
 } fx_xent_problem;
 
 /* Binary cross-entropy over n elements viewed as rows of length L (the last
@@ -104,10 +105,13 @@ int64_t fx_check_labels(const int64_t *labels, int64_t n, int64_t C,
                         int64_t ignore_index, const void *weight, int dtype,
                         double *weight_sum);
 
-/* Softmax cross-entropy: writes loss_out/grad if given and returns in
- * *loss_sum the sum of all row losses (deterministic for any thread count).
- * Returns 0, or -1 when memory for the block sums could not be allocated. */
-int fx_xent(const fx_xent_problem *p, int dtype, int nthreads, double *loss_sum);
+/* Softmax cross-entropy. First checks the labels (if any): a bad one stops
+ * everything and its flat index is returned in result[2] (else -1). Then
+ * writes loss_out/grad if given and returns in result[0] the sum of all row
+ * losses (deterministic for any thread count) and in result[1] the mean's
+ * denominator (sum of w[label] over counted rows, or the row count for soft
+ * targets). Returns 0, or -1 when memory for the block sums is missing. */
+int fx_xent(fx_xent_problem *p, int dtype, int nthreads, double result[3]);
 
 /* Each returns 0, or -1 when memory for the block results is missing.
  * fx_bce: result[0] = loss sum, result[1] = first bad flat index (probs

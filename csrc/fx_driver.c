@@ -277,8 +277,24 @@ int64_t fx_row_blocks(int64_t outer, int64_t inner, int64_t rows_per_block,
     return outer * *per_outer;
 }
 
-int fx_xent(const fx_xent_problem *p, int dtype, int nthreads, double *loss_sum)
+int fx_xent(fx_xent_problem *p, int dtype, int nthreads, double result[3])
 {
+    const int64_t rows = p->outer * p->inner;
+    double denom = (double)rows;
+    result[0] = 0.0;
+    result[2] = -1.0;
+    if (p->labels != NULL) {
+        /* nothing is computed past a bad label */
+        int64_t bad = fx_check_labels(p->labels, rows, p->C, p->ignore_index,
+                                      p->weight, dtype, &denom);
+        if (bad >= 0) {
+            result[1] = 0.0;
+            result[2] = (double)bad;
+            return 0;
+        }
+    }
+    result[1] = denom;
+    if (p->grad_mean) p->grad_scale = denom != 0.0 ? 1.0 / denom : NAN;
     fx_xent_blocks xb;
     xb.p = p;
     xb.dtype = dtype;
@@ -286,8 +302,8 @@ int fx_xent(const fx_xent_problem *p, int dtype, int nthreads, double *loss_sum)
     const int64_t nblocks = p->C == 0 ? 0 : fx_row_blocks(p->outer, p->inner, xb.rows_per_block, &xb.per_outer);
     xb.fn = fx_table()->xent_block[dtype];
     static const int combine[1] = {FX_SUM};
-    return fx_run_blocks(fx_xent_block_adapter, &xb, nblocks, p->outer * p->inner * p->C,
-                         nthreads, 1, combine, loss_sum);
+    return fx_run_blocks(fx_xent_block_adapter, &xb, nblocks, rows * p->C,
+                         nthreads, 1, combine, result);
 }
 
 int fx_bce(fx_bce_problem *p, int dtype, int nthreads, double result[2])

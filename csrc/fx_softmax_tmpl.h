@@ -29,21 +29,24 @@ static double FX_FN(lse_row)(const FX_T *x, int64_t C, FX_T *e, FX_T *shifts,
             m = cm;
             shift = cm;
         }
-        FX_T cs = 0;
+        /* summed in double: the maximum contributes exactly 1, and a float32
+         * sum 1 + small keeps only ~6e-8 of `small`, so log(s) lost up to
+         * 7e-5 of its value for logsumexp([0, -7]) */
+        double cs = 0.0;
         if (e != NULL) {
             FX_T *ec = e + c0;
 #pragma omp simd reduction(+ : cs)
             for (int64_t j = 0; j < n; j++) {
                 FX_T v = FX_EXP(xc[j] - shift);
                 ec[j] = v;
-                cs += v;
+                cs += (double)v;
             }
             shifts[kk] = shift;
         } else {
 #pragma omp simd reduction(+ : cs)
-            for (int64_t j = 0; j < n; j++) cs += FX_EXP(xc[j] - shift);
+            for (int64_t j = 0; j < n; j++) cs += (double)FX_EXP(xc[j] - shift);
         }
-        s += (double)cs;
+        s += cs;
     }
     if (m == (FX_T)INFINITY) {
         /* +inf dominates unless a NaN is present */

@@ -132,7 +132,8 @@ static inline void FX_FN(xent_row_stats)(const FX_FN(xent_ctx) *k, const FX_T *x
         if (need_t) {
             /* v_c: effective target weight of class c (see the file header);
              * a zero v_c contributes exactly 0, even against x_c = -inf */
-            FX_T ct = 0, ca = 0;
+            /* float64: a float sum over a whole chunk is off by ~1e-5 */
+            double ct = 0, ca = 0;
             const FX_T *yc = soft ? y + c0 : NULL;
             const FX_T *wc = w != NULL ? w + c0 : NULL;
 #define FX_V(j) (soft ? (wc != NULL ? (one_m_eps * yc[j] + eps_c) * wc[j] : one_m_eps * yc[j] + eps_c) \
@@ -188,12 +189,16 @@ static inline double FX_FN(xent_row_finish)(const FX_FN(xent_ctx) *k, const FX_T
         loss = FX_FN(xent_finish)(k, soft, ls, (double)shift, tacc, aacc, xy, wy, &a);
     }
     if (g != NULL) {
-        const double lse = (double)shift + ls;
         const FX_T b = (FX_T)k->gsc;
         for (int64_t c0 = 0, kk = 0; c0 < C; c0 += FX_CHUNK, kk++) {
             const int64_t n = C - c0 < FX_CHUNK ? C - c0 : FX_CHUNK;
             const int64_t nv = n - n % FX_VL, tb = n - FX_VL;
-            const FX_T sc = (FX_T)(k->gsc * a * exp((double)shifts[kk] - lse));
+            /* exp(shift_k - lse) as exp(shift_k - shift) / s: shift + log s
+             * would lose log s next to a huge shift. A chunk summed while the
+             * row was all -inf kept shift_k = 0 (its exps are 0), which may
+             * exceed shift: clamp so its scale stays finite, not 0 * inf. */
+            const double dk = (double)shifts[kk] - (double)shift;
+            const FX_T sc = (FX_T)(k->gsc * a * exp(dk > 0.0 ? 0.0 : dk) / st->s);
             FX_T *gc = g + c0;
             const FX_T *yc = soft ? y + c0 : NULL;
             const FX_T *wc = w != NULL ? w + c0 : NULL;
@@ -332,8 +337,10 @@ static double FX_FN(xent_rows_strided)(
         if (g != NULL) {
             FX_T gt_a[FX_TILE], gt_l[FX_TILE];
             for (int64_t j = 0; j < nt; j++) {
-                gt_a[j] = (FX_T)(k->gsc * av[j]);
-                gt_l[j] = (FX_T)((double)m[j] + ls[j]);
+                /* A exp(x - lse) = (A / s) exp(x - m): m is exact, while
+                 * lse rounded to FX_T is off by |lse| ulps */
+                gt_a[j] = (FX_T)(k->gsc * av[j] / s[j]);
+                gt_l[j] = m[j];
             }
             const FX_T b = (FX_T)k->gsc;
             FX_T *gtile = g + t0 * grs;

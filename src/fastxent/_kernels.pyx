@@ -25,6 +25,7 @@ cdef extern from "fx_api.h" nogil:
         void *grad
         int64_t gs_outer, gs_class, gs_inner
         double grad_scale
+        int grad_mean
 
     ctypedef struct fx_bce_problem:
         int64_t n, L
@@ -83,7 +84,7 @@ cdef extern from "fx_api.h" nogil:
     int64_t fx_check_labels(const int64_t *labels, int64_t n, int64_t C,
                             int64_t ignore_index, const void *weight, int dtype,
                             double *weight_sum)
-    int fx_xent(const fx_xent_problem *p, int dtype, int nthreads, double *loss_sum)
+    int fx_xent(fx_xent_problem *p, int dtype, int nthreads, double *result)
     void fx_math_eval(int fn, int dtype, const void *inp, void *out, int64_t n)
 
 
@@ -95,6 +96,10 @@ cdef inline const void *_ptr(object a):
 
 cdef inline int _dtype_code(cnp.ndarray a):
     return 0 if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT32 else 1
+
+
+cdef inline _no_memory():
+    raise MemoryError("fastxent: could not allocate the per-block results")
 
 
 def select_isa(int requested):
@@ -139,10 +144,13 @@ def xent(cnp.ndarray x, int64_t outer, int64_t C, int64_t inner,
          object y, int64_t ys_outer, int64_t ys_class, int64_t ys_inner,
          object labels, int64_t ignore_index, object weight, double smoothing,
          object loss_out, object grad, int64_t gs_outer, int64_t gs_class,
-         int64_t gs_inner, double grad_scale, int nthreads):
-    """Softmax cross-entropy over (outer, C, inner); returns the loss sum."""
+         int64_t gs_inner, bint grad_mean, int nthreads):
+    """Softmax cross-entropy over (outer, C, inner).
+
+    Returns (loss sum, mean denominator, first bad label's flat index or -1).
+    """
     cdef fx_xent_problem p
-    cdef double total = 0.0
+    cdef double res[3]
     cdef int rc
     cdef int dt = _dtype_code(x)
     p.outer = outer
@@ -165,12 +173,13 @@ def xent(cnp.ndarray x, int64_t outer, int64_t C, int64_t inner,
     p.gs_outer = gs_outer
     p.gs_class = gs_class
     p.gs_inner = gs_inner
-    p.grad_scale = grad_scale
+    p.grad_scale = 1.0
+    p.grad_mean = grad_mean
     with nogil:
-        rc = fx_xent(&p, dt, nthreads, &total)
+        rc = fx_xent(&p, dt, nthreads, res)
     if rc != 0:
-        raise MemoryError("fastxent: could not allocate the block sums")
-    return total
+        _no_memory()
+    return res[0], res[1], <int64_t>res[2]
 
 
 def math_eval(int fn, cnp.ndarray inp, cnp.ndarray out):
@@ -181,10 +190,6 @@ def math_eval(int fn, cnp.ndarray inp, cnp.ndarray out):
     cdef int64_t n = cnp.PyArray_SIZE(inp)
     with nogil:
         fx_math_eval(fn, dt, a, b, n)
-
-
-cdef inline _no_memory():
-    raise MemoryError("fastxent: could not allocate the per-block results")
 
 
 def bce(cnp.ndarray x, cnp.ndarray y, int64_t L, object w, int64_t ws_row,

@@ -1,6 +1,8 @@
 """Softmax cross-entropy from logits (integer labels and soft targets)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import _kernels
@@ -17,7 +19,10 @@ from ._validation import (
 )
 
 _INT64 = np.dtype(np.int64)
-_I64_MAX = np.iinfo(np.int64).max
+_I64_MAX = int(np.iinfo(np.int64).max)
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_REDUCTIONS = ("mean", "sum", "none")
+_prod = math.prod
 
 
 def _labels_as_int64(t: np.ndarray) -> np.ndarray:
@@ -26,7 +31,7 @@ def _labels_as_int64(t: np.ndarray) -> np.ndarray:
         flat = int(np.argmax(t.reshape(-1) > _I64_MAX))
         raise IndexError(
             f"target: class index {t.reshape(-1)[flat]} at position "
-            f"{np.unravel_index(flat, t.shape)} is out of range")
+            f"{tuple(int(i) for i in np.unravel_index(flat, t.shape))} is out of range")
     return np.ascontiguousarray(t, dtype=_INT64)
 
 
@@ -107,35 +112,44 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     >>> fastxent.cross_entropy(logits, np.array([0, 2]), reduction="none").shape
     (2,)
     """
-    x = as_float_array(logits, "logits")
-    if x.ndim == 0:
+    # Fast paths keep a small call cheap; every check still runs.
+    x = logits
+    if type(x) is not np.ndarray or x.dtype not in _FLOATS or not x.flags.aligned:
+        x = as_float_array(logits, "logits")
+    ndim = x.ndim
+    if ndim == 0:
         raise ValueError("logits: expected at least 1 dimension (the class axis), got a scalar")
-    ax = normalize_axis(axis, x.ndim)
+    ax = ndim - 1 if axis == -1 else normalize_axis(axis, ndim)
     dt = x.dtype
-    C = x.shape[ax]
+    shape = x.shape
+    C = shape[ax]
     if C == 0:
         raise ValueError(f"logits: the class axis {ax} has length 0; expected at least 1 class")
-    red = check_reduction(reduction)
-    eps = check_fraction(label_smoothing, "label_smoothing")
-    ignore = check_int(ignore_index, "ignore_index")
+    if reduction not in _REDUCTIONS:
+        check_reduction(reduction)
+    red = reduction
+    eps = 0.0 if (type(label_smoothing) in (float, int) and label_smoothing == 0) \
+        else check_fraction(label_smoothing, "label_smoothing")
+    ignore = ignore_index if type(ignore_index) is int else check_int(ignore_index, "ignore_index")
     nthreads = _resolve_threads(num_threads)
 
-    t = np.asarray(target)
-    row_shape = x.shape[:ax] + x.shape[ax + 1:]
-    if t.dtype.kind in "iu":
+    t = target if type(target) is np.ndarray else np.asarray(target)
+    row_shape = shape[:ax] + shape[ax + 1:]
+    kind = t.dtype.kind
+    if kind in "iu":
         soft = False
         if t.shape != row_shape:
             raise ValueError(
                 f"target: class indices must have the logits' shape without axis {ax}, "
                 f"{row_shape}, got {t.shape}")
-    elif t.dtype.kind == "f":
+    elif kind == "f":
         soft = True
         if ignore != -100:
             raise ValueError(
                 f"ignore_index: not supported with floating (soft) targets, got {ignore_index}")
-        if t.shape != x.shape:
+        if t.shape != shape:
             raise ValueError(
-                f"target: class probabilities must have the logits' shape {x.shape}, "
+                f"target: class probabilities must have the logits' shape {shape}, "
                 f"got {t.shape}")
     else:
         raise ValueError(
@@ -149,8 +163,12 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
             raise ValueError(f"weight: expected shape ({C},) (one per class), got {w.shape}")
 
     want_grad = bool(return_grad) or grad_out is not None
-    x, (outer, _, inner, xso, xsc, xsi) = layout_of(x, ax)
-    rows = outer * inner
+    if x.flags.c_contiguous:
+        inner = _prod(shape[ax + 1:])
+        outer = _prod(shape[:ax])
+        xso, xsc, xsi = C * inner, inner, 1
+    else:
+        x, (outer, _, inner, xso, xsc, xsi) = layout_of(x, ax)
 
     y = labels = None
     ys = (0, 0, 0)
@@ -158,28 +176,18 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
         y = as_float_array(t, "target", dt)
         y, lay = layout_of(y, ax)
         ys = lay[3:]
-        denom = float(rows)
     else:
-        labels = _labels_as_int64(t)
+        labels = t if (t.dtype == _INT64 and t.flags.c_contiguous) else _labels_as_int64(t)
         if ignore > _I64_MAX or ignore < -_I64_MAX - 1:
-            ignore = -_I64_MAX - 1 if ignore < 0 else _I64_MAX
-        bad, denom = _kernels.check_labels(labels, C, ignore, w)
-        if bad >= 0:
-            pos = np.unravel_index(bad, t.shape) if t.ndim else ()
-            raise IndexError(
-                f"target: class index {t.reshape(-1)[bad]} at position {pos} is outside "
-                f"[0, {C}) and is not ignore_index ({ignore_index})")
-
-    scale = 1.0
-    if red == "mean":
-        scale = 1.0 / denom if denom != 0 else float("nan")
+            # cannot equal any int64 label; any stand-in outside [0, C) works
+            ignore = -_I64_MAX - 1
 
     loss_out = np.empty(row_shape, dtype=dt) if red == "none" else None
     grad = None
     gs = (0, 0, 0)
     if want_grad:
         if grad_out is not None:
-            grad = check_grad_out(grad_out, x.shape, dt,
+            grad = check_grad_out(grad_out, shape, dt,
                                   (("logits", logits), ("target", target), ("weight", weight)))
             lay = as_outer_class_inner(grad, ax)
             if lay is None:  # unusual strides: compute into a temporary, then copy
@@ -189,14 +197,20 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
             grad = np.empty_like(x)
             lay = as_outer_class_inner(grad, ax)
             if lay is None:
-                grad = np.empty(x.shape, dtype=dt)
+                grad = np.empty(shape, dtype=dt)
                 lay = as_outer_class_inner(grad, ax)
         gs = lay[3:]
 
-    total = _kernels.xent(x, outer, C, inner, xso, xsc, xsi,
-                          y, ys[0], ys[1], ys[2],
-                          labels, ignore, w, eps,
-                          loss_out, grad, gs[0], gs[1], gs[2], scale, nthreads)
+    total, denom, bad = _kernels.xent(x, outer, C, inner, xso, xsc, xsi,
+                                      y, ys[0], ys[1], ys[2],
+                                      labels, ignore, w, eps,
+                                      loss_out, grad, gs[0], gs[1], gs[2],
+                                      red == "mean", nthreads)
+    if bad >= 0:
+        pos = tuple(int(i) for i in np.unravel_index(bad, t.shape)) if t.ndim else ()
+        raise IndexError(
+            f"target: class index {t.reshape(-1)[bad]} at position {pos} is outside "
+            f"[0, {C}) and is not ignore_index ({ignore_index})")
 
     if red == "none":
         loss = loss_out
