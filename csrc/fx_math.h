@@ -20,13 +20,21 @@
 
 #include <stdint.h>
 
+/* Inlining is what lets these vectorise inside the caller's loop; large
+ * kernels exceed GCC's inlining budget, so it is forced. */
+#if defined(__GNUC__) || defined(__clang__)
+#define FX_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define FX_ALWAYS_INLINE
+#endif
+
 typedef union { float f; int32_t i; uint32_t u; } fx_bits32;
 typedef union { double f; int64_t i; uint64_t u; } fx_bits64;
 
-static inline float fx_f32_from_bits(int32_t i) { fx_bits32 b; b.i = i; return b.f; }
-static inline int32_t fx_bits_of_f32(float f) { fx_bits32 b; b.f = f; return b.i; }
-static inline double fx_f64_from_bits(int64_t i) { fx_bits64 b; b.i = i; return b.f; }
-static inline int64_t fx_bits_of_f64(double f) { fx_bits64 b; b.f = f; return b.i; }
+static inline FX_ALWAYS_INLINE float fx_f32_from_bits(int32_t i) { fx_bits32 b; b.i = i; return b.f; }
+static inline FX_ALWAYS_INLINE int32_t fx_bits_of_f32(float f) { fx_bits32 b; b.f = f; return b.i; }
+static inline FX_ALWAYS_INLINE double fx_f64_from_bits(int64_t i) { fx_bits64 b; b.i = i; return b.f; }
+static inline FX_ALWAYS_INLINE int64_t fx_bits_of_f64(double f) { fx_bits64 b; b.f = f; return b.i; }
 
 /* ------------------------------------------------------------------ exp */
 
@@ -34,7 +42,7 @@ static inline int64_t fx_bits_of_f64(double f) { fx_bits64 b; b.f = f; return b.
  * obtained by the round-to-nearest "magic number" trick so no float->int
  * conversion is needed; 2^k is applied as two factors 2^(k/2) 2^(k-k/2) so
  * that results down in the subnormal range are rounded once, correctly. */
-static inline float fx_exp_f32(float x)
+static inline FX_ALWAYS_INLINE float fx_exp_f32(float x)
 {
     const float lo = -104.0f; /* exp(-104) < half the smallest subnormal */
     const float hi = 89.0f;   /* exp(89) > FLT_MAX */
@@ -67,7 +75,7 @@ static inline float fx_exp_f32(float x)
  * 2^k scaling instead of two and no overflow clamp. Results below 2^-126
  * (x < -87.3) are flushed to 0, which changes a sum that includes the
  * max's exp(0) = 1 by less than 1e-38 relative. Same accuracy otherwise. */
-static inline float fx_exp_nonpos_f32(float x)
+static inline FX_ALWAYS_INLINE float fx_exp_nonpos_f32(float x)
 {
     const float lo = -87.33654f;               /* log(2^-126) */
     float xc = x < lo ? lo : x;
@@ -91,7 +99,7 @@ static inline float fx_exp_nonpos_f32(float x)
 
 /* exp(x) in float64: same scheme, Taylor polynomial of degree 13 on
  * |r| <= ln2/2 (truncation error < 0.05 ulp). */
-static inline double fx_exp_f64(double x)
+static inline FX_ALWAYS_INLINE double fx_exp_f64(double x)
 {
     const double lo = -746.0;  /* exp(-746) < half the smallest subnormal */
     const double hi = 710.0;   /* exp(710) > DBL_MAX */
@@ -126,7 +134,7 @@ static inline double fx_exp_f64(double x)
 }
 
 /* float64 twin of fx_exp_nonpos_f32 (flushes below 2^-1022). */
-static inline double fx_exp_nonpos_f64(double x)
+static inline FX_ALWAYS_INLINE double fx_exp_nonpos_f64(double x)
 {
     const double lo = -708.3964185322641;      /* log(2^-1022) */
     double xc = x < lo ? lo : x;
@@ -160,7 +168,7 @@ static inline double fx_exp_nonpos_f64(double x)
  * f - (f^2/2 - s (f^2/2 + R)), R = 2 s^2/3 + 2 s^4/5 + ... (fdlibm's
  * arrangement): the rounding of s only enters through the small term
  * s (f^2/2 + R), so the result stays within 1 ulp, also near x = 1. */
-static inline float fx_log_f32(float x)
+static inline FX_ALWAYS_INLINE float fx_log_f32(float x)
 {
     /* scale subnormals into the normal range first */
     int tiny = x < 1.17549435e-38f;
@@ -190,7 +198,7 @@ static inline float fx_log_f32(float x)
     return y;
 }
 
-static inline double fx_log_f64(double x)
+static inline FX_ALWAYS_INLINE double fx_log_f64(double x)
 {
     int tiny = x < 2.2250738585072014e-308;
     double xs = tiny ? x * 18014398509481984.0 : x;   /* 2^54 */
@@ -228,7 +236,7 @@ static inline double fx_log_f64(double x)
 
 /* log1p(u) for u > -1: log(w) + (u - (w - 1)) / w with w = fl(1 + u); the
  * second term restores what rounding 1 + u lost, so tiny u give u. */
-static inline float fx_log1p_f32(float u)
+static inline FX_ALWAYS_INLINE float fx_log1p_f32(float u)
 {
     float w = 1.0f + u;
     float c = (u - (w - 1.0f)) / w;
@@ -239,7 +247,7 @@ static inline float fx_log1p_f32(float u)
     return y;
 }
 
-static inline double fx_log1p_f64(double u)
+static inline FX_ALWAYS_INLINE double fx_log1p_f64(double u)
 {
     double w = 1.0 + u;
     double c = (u - (w - 1.0)) / w;
