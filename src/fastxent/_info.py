@@ -30,7 +30,8 @@ def _raise_negative(arrays, ax, row):
         r = moved.reshape(-1, moved.shape[-1])[row] if moved.size else moved
         neg = np.flatnonzero(r < 0)
         if neg.size:
-            rest = np.unravel_index(row, moved.shape[:-1]) if moved.ndim > 1 else ()
+            rest = ([int(i) for i in np.unravel_index(row, moved.shape[:-1])]
+                    if moved.ndim > 1 else [])
             pos = list(rest)
             pos.insert(ax, int(neg[0]))
             raise ValueError(
@@ -187,7 +188,7 @@ def log_loss(y_true, y_prob, *, sample_weight=None, normalize=True, labels=None,
     >>> import fastxent
     >>> round(float(fastxent.log_loss(["spam", "ham", "ham", "spam"],
     ...       [[.1, .9], [.9, .1], [.8, .2], [.35, .65]])), 5)
-    0.21617
+    0.21616
     """
     prob = as_float_array(y_prob, "y_prob")
     if prob.ndim not in (1, 2):
@@ -244,6 +245,8 @@ def log_loss(y_true, y_prob, *, sample_weight=None, normalize=True, labels=None,
     if sw is not None:
         if sw.shape != (n,):
             raise ValueError(f"sample_weight: expected shape ({n},), got {sw.shape}")
+        if not np.isfinite(sw).all():   # scikit-learn's check_array rejects them too
+            raise ValueError("sample_weight: contains NaN or infinity")
         if not np.any(sw):
             raise ValueError("sample_weight: must contain at least one non-zero number")
     if truth.dtype.kind == "f" and np.any(truth != np.round(truth)):

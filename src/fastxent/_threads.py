@@ -54,7 +54,14 @@ def set_num_threads(n: Optional[int]) -> None:
 
 
 def get_num_threads() -> int:
-    """Number of threads a kernel call uses when `num_threads` is None."""
+    """Number of threads a kernel call uses when `num_threads` is None.
+
+    Examples
+    --------
+    >>> import fastxent
+    >>> fastxent.get_num_threads() >= 1
+    True
+    """
     if _global_threads is not None:
         return _global_threads
     # omp_get_max_threads reflects OMP_NUM_THREADS and threadpoolctl limits
