@@ -1,0 +1,49 @@
+"""Shared fixtures of the fastxent test suite.
+
+* ``isa``: every test that takes it runs once per ISA variant this CPU can
+  execute (baseline/SSE2, avx2, avx512), switched in-process with
+  ``fastxent._config.set_isa`` and restored afterwards.
+* ``torch``: PyTorch, or a clean skip when it is not installed.
+* ``rng``: a NumPy Generator seeded from the test's id, so every test gets
+  its own reproducible stream.
+
+The package is imported lazily enough that ``tests/test_reference.py`` (which
+loads the reference from its file) still runs when the extension is broken.
+"""
+import zlib
+
+import numpy as np
+import pytest
+
+try:
+    from fastxent import _config as _fx_config
+    ISA_LEVELS = tuple(_fx_config.supported_isa_levels())
+    _IMPORT_ERROR = None
+except ImportError as exc:  # the extension is not built or broken
+    _fx_config = None
+    ISA_LEVELS = ("unavailable",)
+    _IMPORT_ERROR = exc
+
+
+@pytest.fixture(params=ISA_LEVELS)
+def isa(request):
+    """Run the test under one ISA level; restore the level in use afterwards."""
+    if _fx_config is None:
+        pytest.fail(f"fastxent cannot be imported: {_IMPORT_ERROR}")
+    before = _fx_config.ISA
+    now = _fx_config.set_isa(request.param)
+    assert now == request.param, f"set_isa({request.param!r}) gave {now!r}"
+    try:
+        yield now
+    finally:
+        _fx_config.set_isa(before)
+
+
+@pytest.fixture(scope="session")
+def torch():
+    return pytest.importorskip("torch")
+
+
+@pytest.fixture
+def rng(request):
+    return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
