@@ -125,7 +125,8 @@ int fx_logloss(fx_logloss_problem *p, int dtype, int nthreads, double result[4])
 
 /* Test hook: applies the vector math function `fn` (0 exp, 1 log, 2 log1p, 3 exp for x <= 0 in sums)
  * of the current ISA to n contiguous values; 3 is the exp of x <= 0 used
- * in sums (flushes results below the smallest normal to 0). */
+ * in sums (flushes results below the smallest normal to 0); 4 is log1p on
+ * [0, 1] (BCE's log1p(exp(-|x|))). */
 void fx_math_eval(int fn, int dtype, const void *in, void *out, int64_t n);
 
 #endif

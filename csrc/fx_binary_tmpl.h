@@ -31,7 +31,7 @@ static inline __attribute__((always_inline)) FX_T FX_FN(bce_logits_chunk)(
         const FX_T yv = y[j] * keep + half_a;
         const FX_T ax = xv < 0 ? -xv : xv;
         const FX_T e = FX_EXP(-ax);
-        const FX_T lp = FX_LOG1P(e);
+        const FX_T lp = FX_LOG1P_UNIT(e);
         const FX_T sp_pos = (xv > 0 ? xv : (FX_T)0) + lp;   /* sp(x) */
         const FX_T sp_neg = (xv < 0 ? -xv : (FX_T)0) + lp;  /* sp(-x) */
         const FX_T c1 = (FX_T)1 - yv;

@@ -20,6 +20,7 @@
 #define FX_EXP_SUM fx_exp_nonpos_f32
 #define FX_LOG fx_log_f32
 #define FX_LOG1P fx_log1p_f32
+#define FX_LOG1P_UNIT fx_log1p_unit_f32
 #define FX_CHUNK 2048
 #define FX_TINY 1.17549435e-38f
 #define FX_HUGE 3.40282347e+38f
@@ -34,6 +35,7 @@
 #undef FX_EXP_SUM
 #undef FX_LOG
 #undef FX_LOG1P
+#undef FX_LOG1P_UNIT
 #undef FX_CHUNK
 #undef FX_TINY
 #undef FX_HUGE
@@ -44,6 +46,7 @@
 #define FX_EXP_SUM fx_exp_nonpos_f64
 #define FX_LOG fx_log_f64
 #define FX_LOG1P fx_log1p_f64
+#define FX_LOG1P_UNIT fx_log1p_unit_f64
 #define FX_CHUNK 1024
 #define FX_TINY 2.2250738585072014e-308
 #define FX_HUGE 1.7976931348623157e+308
@@ -58,6 +61,7 @@
 #undef FX_EXP_SUM
 #undef FX_LOG
 #undef FX_LOG1P
+#undef FX_LOG1P_UNIT
 #undef FX_CHUNK
 #undef FX_TINY
 #undef FX_HUGE

@@ -258,4 +258,30 @@ static inline FX_ALWAYS_INLINE double fx_log1p_f64(double u)
     return y;
 }
 
+/* log1p(u) for u in [0, 1] (or NaN) in float32, as in BCE's
+ * log1p(exp(-|x|)): no range reduction is needed there, so this is the
+ * fdlibm arrangement of 2 atanh(s), s = u / (2 + u) <= 1/3, directly:
+ * log1p(u) = u - (u^2/2 - s (u^2/2 + R)), R = 2 s^2/3 + ... + 2 s^14/15. */
+static inline FX_ALWAYS_INLINE float fx_log1p_unit_f32(float u)
+{
+    float s = u / (2.0f + u);
+    float z = s * s;
+    float R = 0.13333333333f;                     /* 2/15 */
+    R = R * z + 0.15384615385f;                   /* 2/13 */
+    R = R * z + 0.18181818182f;                   /* 2/11 */
+    R = R * z + 0.22222222222f;                   /* 2/9 */
+    R = R * z + 0.28571428571f;                   /* 2/7 */
+    R = R * z + 0.4f;                             /* 2/5 */
+    R = R * z + 0.66666666667f;                   /* 2/3 */
+    R = R * z;
+    float hfsq = 0.5f * u * u;
+    return u - (hfsq - s * (hfsq + R));
+}
+
+/* float64: the general log1p (a polynomial over [0, 1] would need 17 terms). */
+static inline FX_ALWAYS_INLINE double fx_log1p_unit_f64(double u)
+{
+    return fx_log1p_f64(u);
+}
+
 #endif /* FX_MATH_H */

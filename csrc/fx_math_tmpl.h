@@ -15,9 +15,12 @@ static void FX_FN(math_eval)(int fn, const void *in, void *out, int64_t n)
     } else if (fn == 2) {
 #pragma omp simd
         for (int64_t i = 0; i < n; i++) b[i] = FX_LOG1P(a[i]);
-    } else {
+    } else if (fn == 3) {
 #pragma omp simd
         for (int64_t i = 0; i < n; i++) b[i] = FX_EXP_SUM(a[i]);
+    } else {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) b[i] = FX_LOG1P_UNIT(a[i]);
     }
 }
 
