@@ -618,10 +618,6 @@ def test_bce_empty_inputs(isa, shape):
             assert none.shape == shape and none.dtype == dtype and gn.shape == shape
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "_validation.merged_broadcast: for an empty input whose leading dims cannot be "
-    "merged into one stride, np.ascontiguousarray returns the zero-stride broadcast "
-    "view unchanged, _merge returns None again and rows[1] raises TypeError"))
 @pytest.mark.parametrize("shape, wshape", [((0, 2, 2), (2, 1)), ((2, 0, 4), (2, 1, 1))],
                          ids=str)
 def test_empty_input_with_broadcast_weight(shape, wshape):

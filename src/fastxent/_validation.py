@@ -27,6 +27,12 @@ def as_float_array(a, name: str, dtype: Optional[np.dtype] = None) -> np.ndarray
     `dtype` when given). The input is never modified: a conversion copies.
     """
     arr = np.asarray(a)
+    if arr.dtype.kind == "O":  # e.g. Decimal or mixed Python numbers, as the reference
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}: expected a real numeric array, got dtype object "
+                             f"with non-numeric elements") from None
     dt = arr.dtype
     if dtype is None:
         if dt == _F32 or dt == _F64:
@@ -108,11 +114,13 @@ def as_outer_class_inner(arr: np.ndarray, axis: int):
     None means the dims before or after `axis` cannot be walked with a single
     stride; the caller then copies to a contiguous array.
     """
+    shp = arr.shape
+    if arr.size == 0:  # nothing to walk: any strides do (NumPy's may not merge)
+        return int(np.prod(shp[:axis])), shp[axis], int(np.prod(shp[axis + 1:])), 0, 0, 0
     isz = arr.itemsize
     if any(s % isz for s in arr.strides):
         return None
     st = [s // isz for s in arr.strides]
-    shp = arr.shape
     outer = _merge(shp[:axis], st[:axis])
     inner = _merge(shp[axis + 1:], st[axis + 1:])
     if outer is None or inner is None:
@@ -163,7 +171,7 @@ def merged_broadcast(a, name: str, shape, dtype):
         raise ValueError(
             f"{name}: shape {arr.shape} does not broadcast to the input shape "
             f"{tuple(shape)}") from None
-    if b.ndim == 0:
+    if b.ndim == 0 or b.size == 0:
         return b, 0, 0
     isz = b.itemsize
     rows = _merge(b.shape[:-1], b.strides[:-1])

@@ -35,6 +35,13 @@ def _labels_as_int64(t: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(t, dtype=_INT64)
 
 
+def _raise_bad_label(t: np.ndarray, bad: int, C: int, ignore_index) -> None:
+    pos = tuple(int(i) for i in np.unravel_index(bad, t.shape)) if t.ndim else ()
+    raise IndexError(
+        f"target: class index {t.reshape(-1)[bad]} at position {pos} is outside "
+        f"[0, {C}) and is not ignore_index ({ignore_index})")
+
+
 def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
                   label_smoothing=0.0, reduction="mean", num_threads=None,
                   return_grad=False, grad_out=None):
@@ -180,7 +187,11 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
         labels = t if (t.dtype == _INT64 and t.flags.c_contiguous) else _labels_as_int64(t)
         if ignore > _I64_MAX or ignore < -_I64_MAX - 1:
             # cannot equal any int64 label; any stand-in outside [0, C) works
+            # as long as no label takes its value
             ignore = -_I64_MAX - 1
+            hit = np.flatnonzero(labels.reshape(-1) == ignore)
+            if hit.size:
+                _raise_bad_label(t, int(hit[0]), C, ignore_index)
 
     loss_out = np.empty(row_shape, dtype=dt) if red == "none" else None
     grad = None
@@ -207,10 +218,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
                                       loss_out, grad, gs[0], gs[1], gs[2],
                                       red == "mean", nthreads)
     if bad >= 0:
-        pos = tuple(int(i) for i in np.unravel_index(bad, t.shape)) if t.ndim else ()
-        raise IndexError(
-            f"target: class index {t.reshape(-1)[bad]} at position {pos} is outside "
-            f"[0, {C}) and is not ignore_index ({ignore_index})")
+        _raise_bad_label(t, bad, C, ignore_index)
 
     if red == "none":
         loss = loss_out

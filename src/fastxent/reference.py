@@ -166,10 +166,21 @@ def _logsumexp_last(z, keepdims=False):
 
 
 def _log_softmax_last(z):
-    """log-softmax over the last axis; rows whose logsumexp is not finite are NaN."""
-    lse = _logsumexp_last(z, keepdims=True)
-    with np.errstate(invalid="ignore"):
-        return np.where(np.isfinite(lse), z - lse, np.nan)
+    """log-softmax over the last axis; rows whose logsumexp is not finite are NaN.
+
+    Computed as ``(z - m) - log(s)``, never ``z - (m + log s)``: next to a
+    huge m, m + log s rounds log s away (five tied -1e30 would give 0, not
+    -log 5).
+    """
+    if z.shape[-1] == 0:
+        return z.copy()
+    m = np.max(z, axis=-1, keepdims=True)
+    shift = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        s = np.sum(np.exp(z - shift), axis=-1, keepdims=True)
+        log_s = np.log(s)
+        lse = shift + log_s
+        return np.where(np.isfinite(lse), (z - shift) - log_s, np.nan)
 
 
 def _first_position(mask):
