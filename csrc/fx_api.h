@@ -15,6 +15,11 @@
 enum fx_dtype { FX_F32 = 0, FX_F64 = 1 };
 enum fx_isa { FX_ISA_BASELINE = 0, FX_ISA_AVX2 = 1, FX_ISA_AVX512 = 2, FX_ISA_COUNT = 3 };
 
+/* What the row kernels compute. FX_XENT: cross-entropy against labels or
+ * soft targets (loss_out, grad). The others take no target and write
+ * logsumexp into loss_out, or log_softmax / softmax into grad. */
+enum fx_row_mode { FX_XENT = 0, FX_LOGSUMEXP = 1, FX_LOG_SOFTMAX = 2, FX_SOFTMAX = 3 };
+
 typedef struct {
     int64_t outer, C, inner;
     const void *x;          /* logits (compute dtype) */
@@ -30,6 +35,7 @@ typedef struct {
     int64_t gs_outer, gs_class, gs_inner;
     double grad_scale;      /* gradient of the reduction w.r.t. each row loss */
     int grad_mean;          /* set grad_scale to 1 / the mean's denominator */
+    int mode;               /* enum fx_row_mode */
 } fx_xent_problem;
 
 /* Binary cross-entropy over n elements viewed as rows of length L (the last
@@ -47,18 +53,6 @@ typedef struct {
     int probs;              /* 0: x are logits; 1: x are probabilities */
     int64_t block;          /* elements per block (set by the driver) */
 } fx_bce_problem;
-
-enum fx_softmax_mode { FX_LOGSUMEXP = 0, FX_LOG_SOFTMAX = 1, FX_SOFTMAX = 2 };
-
-/* logsumexp (out: one value per row, contiguous), log_softmax or softmax
- * (out: same (outer, C, inner) shape with its own strides). */
-typedef struct {
-    int64_t outer, C, inner;
-    const void *x; int64_t xs_outer, xs_class, xs_inner;
-    void *out; int64_t os_outer, os_class, os_inner;
-    int mode;
-    int64_t rows_per_block, per_outer;   /* set by the driver */
-} fx_softmax_problem;
 
 /* entropy (q == NULL) or KL divergence per row, times scale; out is one
  * value per row, contiguous. */
@@ -117,7 +111,6 @@ int fx_xent(fx_xent_problem *p, int dtype, int nthreads, double result[3]);
  * fx_bce: result[0] = loss sum, result[1] = first bad flat index (probs
  * outside [0, 1]) or +inf. */
 int fx_bce(fx_bce_problem *p, int dtype, int nthreads, double result[2]);
-int fx_softmax(fx_softmax_problem *p, int dtype, int nthreads);
 /* result[0] = first row with a negative value, or +inf */
 int fx_info(fx_info_problem *p, int dtype, int nthreads, double result[1]);
 /* result = loss sum, min, max (NaN if any NaN), rows not summing to 1 */

@@ -315,17 +315,6 @@ int fx_bce(fx_bce_problem *p, int dtype, int nthreads, double result[2])
                          2, combine, result);
 }
 
-int fx_softmax(fx_softmax_problem *p, int dtype, int nthreads)
-{
-    static const int combine[1] = {FX_MAX};
-    double failed = 0.0;
-    p->rows_per_block = fx_rows_per_block(p->C);
-    const int64_t nblocks = fx_row_blocks(p->outer, p->inner, p->rows_per_block, &p->per_outer);
-    int rc = fx_run_blocks(fx_table()->softmax_block[dtype], p, nblocks,
-                           p->outer * p->inner * p->C, nthreads, 1, combine, &failed);
-    return rc != 0 || failed > 0.0 ? -1 : 0;
-}
-
 int fx_info(fx_info_problem *p, int dtype, int nthreads, double result[1])
 {
     static const int combine[1] = {FX_MIN};

@@ -35,7 +35,6 @@ typedef struct {
     fx_xent_block_fn xent_block[2];   /* indexed by fx_dtype */
     fx_math_fn math[2];
     fx_block_fn bce_block[2];
-    fx_block_fn softmax_block[2];
     fx_block_fn info_block[2];
     fx_block_fn logloss_block[2];
 } fx_isa_table;

@@ -27,7 +27,6 @@
 #include "fx_xent_tmpl.h"
 #include "fx_math_tmpl.h"
 #include "fx_binary_tmpl.h"
-#include "fx_softmax_tmpl.h"
 #include "fx_info_tmpl.h"
 #undef FX_T
 #undef FX_SFX
@@ -53,7 +52,6 @@
 #include "fx_xent_tmpl.h"
 #include "fx_math_tmpl.h"
 #include "fx_binary_tmpl.h"
-#include "fx_softmax_tmpl.h"
 #include "fx_info_tmpl.h"
 #undef FX_T
 #undef FX_SFX
@@ -70,7 +68,6 @@ const fx_isa_table FX_CAT(fx_table_, FX_ISA_SUFFIX) = {
     {xent_block_f32, xent_block_f64},
     {math_eval_f32, math_eval_f64},
     {bce_block_f32, bce_block_f64},
-    {softmax_block_f32, softmax_block_f64},
     {info_block_f32, info_block_f64},
     {logloss_block_f32, logloss_block_f64},
 };

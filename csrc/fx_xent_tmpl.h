@@ -10,6 +10,15 @@
  *   index target y:     v = (1-eps) w_y onehot(y) + (eps/C) w
  *   soft target t:      v = ((1-eps) t + eps/C) w
  * and the gradient of the row loss is A softmax(x) - v.
+ *
+ * s is kept as ties + small: the maxima contribute exactly 1 each and are
+ * counted, the other terms are summed apart, and log(s) is taken as
+ * log1p(ties - 1 + small). A float sum 1 + small would keep only ~6e-8 of
+ * `small`, i.e. most of the loss of a confident row.
+ *
+ * The same kernels serve logsumexp, log_softmax and softmax (k->mode): no
+ * target, "loss" = logsumexp, "gradient" = softmax (A = 1, v = 0) or
+ * x - logsumexp.
  */
 #define FX_FN(name) FX_CAT(name, FX_CAT(_, FX_SFX))
 
@@ -19,7 +28,22 @@ typedef struct {
     double eps, eps_c;   /* smoothing and smoothing / C */
     double gsc;          /* gradient scale of the reduction */
     int64_t ignore_index;
+    int mode;            /* FX_XENT, FX_LOGSUMEXP, FX_LOG_SOFTMAX or FX_SOFTMAX */
 } FX_FN(xent_ctx);
+
+/* logsumexp of a row from m, shift and ls = log(s), with the conventions of
+ * logsumexp: NaN if the row has a NaN, else +inf if it has a +inf, else -inf
+ * if it is all -inf. Only the +inf case needs another look at the row. */
+static inline double FX_FN(norm_lse)(const FX_T *x, int64_t C, int64_t cs,
+                                     FX_T m, FX_T shift, double ls)
+{
+    if (m == (FX_T)INFINITY) {
+        for (int64_t c = 0; c < C; c++)
+            if (x[c * cs] != x[c * cs]) return NAN;
+        return INFINITY;
+    }
+    return (double)shift + ls;
+}
 
 /* Row loss from its accumulated statistics (see the header comment).
  * tacc = sum v_c (shift - x_c) of the smoothing/soft part, aacc = sum v_c of
@@ -59,7 +83,8 @@ static inline double FX_FN(xent_finish)(const FX_FN(xent_ctx) *k, int soft,
 #define FX_VL (FX_VL_BYTES / (int64_t)sizeof(FX_T))
 
 typedef struct {
-    double s, tacc, aacc;   /* sum exp(x - shift); sum v (shift - x); sum v */
+    double small, ties;     /* s = sum exp(x - shift) = ties + small */
+    double tacc, aacc;      /* sum v (shift - x); sum v */
     FX_T m, shift;          /* row max so far; the shift of the sums */
 } FX_FN(xent_stats);
 
@@ -74,7 +99,7 @@ static inline void FX_FN(xent_row_stats)(const FX_FN(xent_ctx) *k, const FX_T *x
     const int soft = y != NULL;
     const int need_t = soft || k->eps > 0.0;
     const FX_T one_m_eps = (FX_T)(1.0 - k->eps), eps_c = (FX_T)k->eps_c;
-    double s = 0.0, tacc = 0.0, aacc = 0.0;
+    double small = 0.0, ties = 0.0, tacc = 0.0, aacc = 0.0;
     FX_T m = -(FX_T)INFINITY, shift = 0;
     for (int64_t c0 = 0, kk = 0; c0 < C; c0 += FX_CHUNK, kk++) {
         const int64_t n = C - c0 < FX_CHUNK ? C - c0 : FX_CHUNK;
@@ -92,43 +117,58 @@ static inline void FX_FN(xent_row_stats)(const FX_FN(xent_ctx) *k, const FX_T *x
         if (cm > m) {
             /* while only -inf was seen, sums are 0 or non-finite: keep them */
             if (m > -(FX_T)INFINITY) {
-                s *= exp((double)shift - (double)cm);
+                small = (small + ties) * exp((double)shift - (double)cm);
                 tacc += aacc * ((double)cm - (double)shift);
+                ties = 0.0;
             }
             m = cm;
             shift = cm;
         }
-        FX_T cs = 0;
+        /* exps of the non-maximal entries, and the count of maximal ones */
+        FX_T cs = 0, cn = 0;
         if (g != NULL) {
             FX_T *gc = g + c0;
-#pragma omp simd reduction(+ : cs)
+#pragma omp simd reduction(+ : cs, cn)
             for (int64_t j = 0; j < nv; j++) {
-                FX_T e = FX_EXP_SUM(xc[j] - shift);
+                const FX_T d = xc[j] - shift;
+                const FX_T e = FX_EXP_SUM(d);
                 gc[j] = e;
-                cs += e;
+                cs += d == 0 ? (FX_T)0 : e;
+                cn += d == 0 ? (FX_T)1 : (FX_T)0;
             }
             if (has_tail) {
-#pragma omp simd reduction(+ : cs)
+#pragma omp simd reduction(+ : cs, cn)
                 for (int64_t l = 0; l < FX_VL; l++) {
                     const int keep = tb + l >= nv;
-                    FX_T e = FX_EXP_SUM(xc[tb + l] - shift);
+                    const FX_T d = xc[tb + l] - shift;
+                    const FX_T e = FX_EXP_SUM(d);
                     gc[tb + l] = keep ? e : gc[tb + l];
-                    cs += keep ? e : (FX_T)0;
+                    cs += (keep && d != 0) ? e : (FX_T)0;
+                    cn += (keep && d == 0) ? (FX_T)1 : (FX_T)0;
                 }
             }
             shifts[kk] = shift;
         } else {
-#pragma omp simd reduction(+ : cs)
-            for (int64_t j = 0; j < nv; j++) cs += FX_EXP_SUM(xc[j] - shift);
+#pragma omp simd reduction(+ : cs, cn)
+            for (int64_t j = 0; j < nv; j++) {
+                const FX_T d = xc[j] - shift;
+                const FX_T e = FX_EXP_SUM(d);
+                cs += d == 0 ? (FX_T)0 : e;
+                cn += d == 0 ? (FX_T)1 : (FX_T)0;
+            }
             if (has_tail) {
-#pragma omp simd reduction(+ : cs)
+#pragma omp simd reduction(+ : cs, cn)
                 for (int64_t l = 0; l < FX_VL; l++) {
-                    FX_T e = FX_EXP_SUM(xc[tb + l] - shift);
-                    cs += tb + l >= nv ? e : (FX_T)0;
+                    const int keep = tb + l >= nv;
+                    const FX_T d = xc[tb + l] - shift;
+                    const FX_T e = FX_EXP_SUM(d);
+                    cs += (keep && d != 0) ? e : (FX_T)0;
+                    cn += (keep && d == 0) ? (FX_T)1 : (FX_T)0;
                 }
             }
         }
-        s += (double)cs;
+        small += (double)cs;
+        ties += (double)cn;
         if (need_t) {
             /* v_c: effective target weight of class c (see the file header);
              * a zero v_c contributes exactly 0, even against x_c = -inf */
@@ -158,11 +198,58 @@ static inline void FX_FN(xent_row_stats)(const FX_FN(xent_ctx) *k, const FX_T *x
         }
     }
 
-    st->s = s;
+    st->small = small;
+    st->ties = ties;
     st->tacc = tacc;
     st->aacc = aacc;
     st->m = m;
     st->shift = shift;
+}
+
+/* log(s) of a row: log1p(ties - 1 + small), see the file header. */
+static inline double FX_FN(xent_sm1)(const FX_FN(xent_stats) *st)
+{
+    return (st->ties - 1.0) + st->small;
+}
+
+/* Second part for logsumexp / log_softmax / softmax: returns logsumexp and
+ * writes out (softmax: the stored exps, rescaled). */
+static inline double FX_FN(norm_row_finish)(const FX_FN(xent_ctx) *k, const FX_T *x,
+                                            FX_T *out, const FX_T *shifts,
+                                            const FX_FN(xent_stats) *st, double ls)
+{
+    const int64_t C = k->C;
+    const double lse = FX_FN(norm_lse)(x, C, 1, st->m, st->shift, ls);
+    if (k->mode == FX_LOGSUMEXP) return lse;
+    if (!isfinite(lse)) {
+        for (int64_t c = 0; c < C; c++) out[c] = (FX_T)NAN;
+        return lse;
+    }
+    const FX_T shift = st->shift;
+    if (k->mode == FX_LOG_SOFTMAX) {
+        /* (x - m) - log s, never x - lse: lse rounds log s away next to a
+         * huge m */
+        const FX_T lt = (FX_T)ls;
+#pragma omp simd
+        for (int64_t c = 0; c < C; c++) out[c] = (x[c] - shift) - lt;
+        return lse;
+    }
+    const double s = st->ties + st->small;
+    for (int64_t c0 = 0, kk = 0; c0 < C; c0 += FX_CHUNK, kk++) {
+        const int64_t n = C - c0 < FX_CHUNK ? C - c0 : FX_CHUNK;
+        const int64_t nv = n - n % FX_VL, tb = n - FX_VL;
+        const double dk = (double)shifts[kk] - (double)shift;
+        const FX_T sc = (FX_T)(exp(dk > 0.0 ? 0.0 : dk) / s);
+        FX_T *oc = out + c0;
+#pragma omp simd
+        for (int64_t j = 0; j < nv; j++) oc[j] *= sc;
+        if (nv < n) {
+#pragma omp simd
+            for (int64_t l = 0; l < FX_VL; l++)
+                oc[tb + l] = tb + l >= nv ? oc[tb + l] * sc : oc[tb + l];
+        }
+    }
+    return lse;
 }
 
 /* Second part: the row loss from its statistics and ls = log(s); with a
@@ -172,6 +259,7 @@ static inline double FX_FN(xent_row_finish)(const FX_FN(xent_ctx) *k, const FX_T
                                             const FX_T *shifts,
                                             const FX_FN(xent_stats) *st, double ls)
 {
+    if (k->mode != FX_XENT) return FX_FN(norm_row_finish)(k, x, g, shifts, st, ls);
     const int64_t C = k->C;
     const FX_T *w = k->w;
     const int soft = y != NULL;
@@ -198,7 +286,7 @@ static inline double FX_FN(xent_row_finish)(const FX_FN(xent_ctx) *k, const FX_T
              * row was all -inf kept shift_k = 0 (its exps are 0), which may
              * exceed shift: clamp so its scale stays finite, not 0 * inf. */
             const double dk = (double)shifts[kk] - (double)shift;
-            const FX_T sc = (FX_T)(k->gsc * a * exp(dk > 0.0 ? 0.0 : dk) / st->s);
+            const FX_T sc = (FX_T)(k->gsc * a * exp(dk > 0.0 ? 0.0 : dk) / (st->ties + st->small));
             FX_T *gc = g + c0;
             const FX_T *yc = soft ? y + c0 : NULL;
             const FX_T *wc = w != NULL ? w + c0 : NULL;
@@ -237,8 +325,10 @@ static double FX_FN(xent_row)(const FX_FN(xent_ctx) *k, const FX_T *x,
         }
     }
     FX_FN(xent_stats) st;
-    FX_FN(xent_row_stats)(k, x, y, g, shifts, &st);
-    double loss = FX_FN(xent_row_finish)(k, x, y, label, g, shifts, &st, log(st.s));
+    /* log_softmax writes x - lse at the end; no exps to store */
+    FX_FN(xent_row_stats)(k, x, y, k->mode == FX_LOG_SOFTMAX ? NULL : g, shifts, &st);
+    double loss = FX_FN(xent_row_finish)(k, x, y, label, g, shifts, &st,
+                                         log1p(FX_FN(xent_sm1)(&st)));
     if (shifts != shifts_local) free(shifts);
     return loss;
 }
@@ -261,30 +351,40 @@ static double FX_FN(xent_rows_strided)(
     const int64_t C = k->C;
     const FX_T *w = k->w;
     const int soft = y != NULL;
+    const int xent = k->mode == FX_XENT;
     const int need_t = soft || k->eps > 0.0;
     const FX_T one_m_eps = (FX_T)(1.0 - k->eps), eps_c = (FX_T)k->eps_c;
     double total = 0.0;
     for (int64_t t0 = 0; t0 < n; t0 += FX_TILE) {
         const int64_t nt = n - t0 < FX_TILE ? n - t0 : FX_TILE;
         const FX_T *xt = x + t0 * xrs;
-        FX_T m[FX_TILE], ps[FX_TILE], pt[FX_TILE], pa[FX_TILE];
-        double s[FX_TILE], tacc[FX_TILE], aacc[FX_TILE], ls[FX_TILE], av[FX_TILE];
+        FX_T m[FX_TILE], ps[FX_TILE], pn[FX_TILE], pt[FX_TILE], pa[FX_TILE];
+        double small[FX_TILE], ties[FX_TILE], tacc[FX_TILE], aacc[FX_TILE];
+        double ls[FX_TILE], av[FX_TILE], lse[FX_TILE];
         for (int64_t j = 0; j < nt; j++) {
             m[j] = -(FX_T)INFINITY;
-            s[j] = tacc[j] = aacc[j] = 0.0;
+            small[j] = ties[j] = tacc[j] = aacc[j] = 0.0;
         }
         for (int64_t c = 0; c < C; c++) {
             const FX_T *xc = xt + c * xcs;
 #pragma omp simd
             for (int64_t j = 0; j < nt; j++) m[j] = xc[j * xrs] > m[j] ? xc[j * xrs] : m[j];
         }
+        /* the shift: the row max, or 0 for an all -inf row (sums stay 0) */
+        FX_T sh[FX_TILE];
+        for (int64_t j = 0; j < nt; j++) sh[j] = m[j] > -(FX_T)INFINITY ? m[j] : (FX_T)0;
         for (int64_t c0 = 0; c0 < C; c0 += FX_CCHUNK) {
             const int64_t c1 = C - c0 < FX_CCHUNK ? C : c0 + FX_CCHUNK;
-            for (int64_t j = 0; j < nt; j++) ps[j] = pt[j] = pa[j] = 0;
+            for (int64_t j = 0; j < nt; j++) ps[j] = pn[j] = pt[j] = pa[j] = 0;
             for (int64_t c = c0; c < c1; c++) {
                 const FX_T *xc = xt + c * xcs;
 #pragma omp simd
-                for (int64_t j = 0; j < nt; j++) ps[j] += FX_EXP_SUM(xc[j * xrs] - m[j]);
+                for (int64_t j = 0; j < nt; j++) {
+                    const FX_T d = xc[j * xrs] - sh[j];
+                    const FX_T e = FX_EXP_SUM(d);
+                    ps[j] += d == 0 ? (FX_T)0 : e;
+                    pn[j] += d == 0 ? (FX_T)1 : (FX_T)0;
+                }
             }
             if (need_t) {
                 for (int64_t c = c0; c < c1; c++) {
@@ -308,17 +408,21 @@ static double FX_FN(xent_rows_strided)(
                 }
             }
             for (int64_t j = 0; j < nt; j++) {
-                s[j] += (double)ps[j];
+                small[j] += (double)ps[j];
+                ties[j] += (double)pn[j];
                 tacc[j] += (double)pt[j];
                 aacc[j] += (double)pa[j];
             }
         }
 #pragma omp simd
-        for (int64_t j = 0; j < nt; j++) ls[j] = fx_log_f64(s[j]);
+        for (int64_t j = 0; j < nt; j++) ls[j] = fx_log1p_f64((ties[j] - 1.0) + small[j]);
         for (int64_t j = 0; j < nt; j++) {
             const int64_t r = t0 + j;
             double loss;
-            if (!soft && lab[r] == k->ignore_index) {
+            if (!xent) {
+                loss = FX_FN(norm_lse)(xt + j * xrs, C, xcs, m[j], sh[j], ls[j]);
+                av[j] = 1.0;
+            } else if (lab != NULL && lab[r] == k->ignore_index) {
                 loss = 0.0;
                 av[j] = 0.0;
             } else if (!(m[j] > -(FX_T)INFINITY)) {
@@ -331,19 +435,29 @@ static double FX_FN(xent_rows_strided)(
                 loss = FX_FN(xent_finish)(k, soft, ls[j], (double)m[j], tacc[j],
                                           aacc[j], xy, wy, &av[j]);
             }
+            lse[j] = loss;
             if (lout != NULL) lout[r] = (FX_T)loss;
             total += loss;
         }
-        if (g != NULL) {
-            FX_T gt_a[FX_TILE], gt_l[FX_TILE];
+        if (g == NULL) continue;
+        FX_T *gtile = g + t0 * grs;
+        if (k->mode == FX_LOG_SOFTMAX) {
+            FX_T lt[FX_TILE];
+            for (int64_t j = 0; j < nt; j++) lt[j] = (FX_T)ls[j];
+            for (int64_t c = 0; c < C; c++) {
+                const FX_T *xc = xt + c * xcs;
+                FX_T *gc = gtile + c * gcs;
+#pragma omp simd
+                for (int64_t j = 0; j < nt; j++) gc[j * grs] = (xc[j * xrs] - sh[j]) - lt[j];
+            }
+        } else {
+            FX_T gt_a[FX_TILE];
             for (int64_t j = 0; j < nt; j++) {
                 /* A exp(x - lse) = (A / s) exp(x - m): m is exact, while
                  * lse rounded to FX_T is off by |lse| ulps */
-                gt_a[j] = (FX_T)(k->gsc * av[j] / s[j]);
-                gt_l[j] = m[j];
+                gt_a[j] = (FX_T)(k->gsc * av[j] / (ties[j] + small[j]));
             }
             const FX_T b = (FX_T)k->gsc;
-            FX_T *gtile = g + t0 * grs;
             for (int64_t c = 0; c < C; c++) {
                 const FX_T wc = w != NULL ? w[c] : (FX_T)1;
                 const FX_T *xc = xt + c * xcs;
@@ -352,25 +466,28 @@ static double FX_FN(xent_rows_strided)(
                     const FX_T *yc = y + t0 * yrs + c * ycs;
 #pragma omp simd
                     for (int64_t j = 0; j < nt; j++)
-                        gc[j * grs] = gt_a[j] * FX_EXP(xc[j * xrs] - gt_l[j])
+                        gc[j * grs] = gt_a[j] * FX_EXP(xc[j * xrs] - sh[j])
                                       - b * ((one_m_eps * yc[j * yrs] + eps_c) * wc);
                 } else {
                     const FX_T bc = b * eps_c * wc;
 #pragma omp simd
                     for (int64_t j = 0; j < nt; j++)
-                        gc[j * grs] = gt_a[j] * FX_EXP(xc[j * xrs] - gt_l[j]) - bc;
+                        gc[j * grs] = gt_a[j] * FX_EXP(xc[j * xrs] - sh[j]) - bc;
                 }
             }
-            if (!soft) {
-                for (int64_t j = 0; j < nt; j++) {
-                    const int64_t r = t0 + j;
-                    FX_T *gr = gtile + j * grs;
-                    if (lab[r] == k->ignore_index) {
-                        for (int64_t c = 0; c < C; c++) gr[c * gcs] = 0;
-                    } else {
-                        double wy = w != NULL ? (double)w[lab[r]] : 1.0;
-                        gr[lab[r] * gcs] -= (FX_T)(k->gsc * (1.0 - k->eps) * wy);
-                    }
+        }
+        for (int64_t j = 0; j < nt; j++) {
+            const int64_t r = t0 + j;
+            FX_T *gr = gtile + j * grs;
+            if (!xent) {
+                if (!isfinite(lse[j]))
+                    for (int64_t c = 0; c < C; c++) gr[c * gcs] = (FX_T)NAN;
+            } else if (!soft) {
+                if (lab[r] == k->ignore_index) {
+                    for (int64_t c = 0; c < C; c++) gr[c * gcs] = 0;
+                } else {
+                    double wy = w != NULL ? (double)w[lab[r]] : 1.0;
+                    gr[lab[r] * gcs] -= (FX_T)(k->gsc * (1.0 - k->eps) * wy);
                 }
             }
         }
@@ -425,6 +542,7 @@ static double FX_FN(xent_block)(const fx_xent_problem *p, int64_t o, int64_t i0,
     k.eps_c = p->smoothing / (double)p->C;
     k.gsc = p->grad_scale;
     k.ignore_index = p->ignore_index;
+    k.mode = p->mode;
 
     /* first row of the block and the stride between its rows */
     int64_t r0, xo, yo, go, xrs, yrs, grs;
@@ -453,36 +571,39 @@ static double FX_FN(xent_block)(const fx_xent_problem *p, int64_t o, int64_t i0,
         return FX_FN(xent_rows_strided)(&k, n, x, xrs, p->xs_class, y, yrs,
                                         p->ys_class, lab, lout, g, grs, p->gs_class);
 
+    /* log_softmax writes x - lse at the end; there are no exps to store */
+    FX_T *store = k.mode == FX_LOG_SOFTMAX ? NULL : g;
+#define FX_IGNORED(j) (lab != NULL && y == NULL && lab[j] == k.ignore_index)
     double total = 0.0;
     if (k.C <= FX_CHUNK) {
         /* rows of one chunk: statistics for a group of rows, one vector log
          * for the group, then the losses (and gradients) */
         FX_FN(xent_stats) st[FX_GROUP];
-        double sv[FX_GROUP], ls[FX_GROUP];
+        double sm1[FX_GROUP], ls[FX_GROUP];
         for (int64_t j0 = 0; j0 < n; j0 += FX_GROUP) {
             const int64_t ng = n - j0 < FX_GROUP ? n - j0 : FX_GROUP;
             for (int64_t j = j0; j < j0 + ng; j++) {
-                FX_T *gr = g != NULL ? g + j * grs : NULL;
-                if (y == NULL && lab[j] == k.ignore_index) {
-                    sv[j - j0] = 1.0;
+                if (FX_IGNORED(j)) {
+                    sm1[j - j0] = 0.0;
                     continue;
                 }
-                FX_FN(xent_row_stats)(&k, x + j * xrs, y != NULL ? y + j * yrs : NULL, gr,
+                FX_FN(xent_row_stats)(&k, x + j * xrs, y != NULL ? y + j * yrs : NULL,
+                                      store != NULL ? store + j * grs : NULL,
                                       &st[j - j0].shift, &st[j - j0]);
-                sv[j - j0] = st[j - j0].s;
+                sm1[j - j0] = FX_FN(xent_sm1)(&st[j - j0]);
             }
 #pragma omp simd
-            for (int64_t j = 0; j < ng; j++) ls[j] = fx_log_f64(sv[j]);
+            for (int64_t j = 0; j < ng; j++) ls[j] = fx_log1p_f64(sm1[j]);
             for (int64_t j = j0; j < j0 + ng; j++) {
                 FX_T *gr = g != NULL ? g + j * grs : NULL;
                 double loss;
-                if (y == NULL && lab[j] == k.ignore_index) {
+                if (FX_IGNORED(j)) {
                     loss = 0.0;
                     if (gr != NULL)
                         for (int64_t c = 0; c < k.C; c++) gr[c] = 0;
                 } else {
                     loss = FX_FN(xent_row_finish)(&k, x + j * xrs, y != NULL ? y + j * yrs : NULL,
-                                                  y == NULL ? lab[j] : 0, gr, &st[j - j0].shift,
+                                                  lab != NULL ? lab[j] : 0, gr, &st[j - j0].shift,
                                                   &st[j - j0], ls[j - j0]);
                 }
                 if (lout != NULL) lout[j] = (FX_T)loss;
@@ -495,17 +616,18 @@ static double FX_FN(xent_block)(const fx_xent_problem *p, int64_t o, int64_t i0,
         const FX_T *xr = x + j * xrs;
         FX_T *gr = g != NULL ? g + j * grs : NULL;
         double loss;
-        if (y == NULL && lab[j] == k.ignore_index) {
+        if (FX_IGNORED(j)) {
             loss = 0.0;
             if (gr != NULL)
                 for (int64_t c = 0; c < k.C; c++) gr[c] = 0;
         } else {
             loss = FX_FN(xent_row)(&k, xr, y != NULL ? y + j * yrs : NULL,
-                                   y == NULL ? lab[j] : 0, gr);
+                                   lab != NULL ? lab[j] : 0, gr);
         }
         if (lout != NULL) lout[j] = (FX_T)loss;
         total += loss;
     }
+#undef FX_IGNORED
     return total;
 }
 

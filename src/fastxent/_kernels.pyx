@@ -6,6 +6,7 @@ of the compute dtype, strides in elements and checked arguments. Every kernel
 runs with the GIL released.
 """
 from libc.stdint cimport int64_t
+from libc.string cimport memset
 cimport numpy as cnp
 
 cnp.import_array()
@@ -26,6 +27,7 @@ cdef extern from "fx_api.h" nogil:
         int64_t gs_outer, gs_class, gs_inner
         double grad_scale
         int grad_mean
+        int mode
 
     ctypedef struct fx_bce_problem:
         int64_t n, L
@@ -41,14 +43,6 @@ cdef extern from "fx_api.h" nogil:
         double grad_scale
         int probs
         int64_t block
-
-    ctypedef struct fx_softmax_problem:
-        int64_t outer, C, inner
-        const void *x
-        int64_t xs_outer, xs_class, xs_inner
-        void *out
-        int64_t os_outer, os_class, os_inner
-        int mode
 
     ctypedef struct fx_info_problem:
         int64_t outer, C, inner
@@ -68,7 +62,6 @@ cdef extern from "fx_api.h" nogil:
         double eps, rtol, atol
 
     int fx_bce(fx_bce_problem *p, int dtype, int nthreads, double *result)
-    int fx_softmax(fx_softmax_problem *p, int dtype, int nthreads)
     int fx_info(fx_info_problem *p, int dtype, int nthreads, double *result)
     int fx_logloss(fx_logloss_problem *p, int dtype, int nthreads, double *result)
 
@@ -175,6 +168,7 @@ def xent(cnp.ndarray x, int64_t outer, int64_t C, int64_t inner,
     p.gs_inner = gs_inner
     p.grad_scale = 1.0
     p.grad_mean = grad_mean
+    p.mode = 0   # FX_XENT
     with nogil:
         rc = fx_xent(&p, dt, nthreads, res)
     if rc != 0:
@@ -227,10 +221,13 @@ def softmax(cnp.ndarray x, int64_t outer, int64_t C, int64_t inner,
             int64_t xs_outer, int64_t xs_class, int64_t xs_inner,
             cnp.ndarray out, int64_t os_outer, int64_t os_class, int64_t os_inner,
             int mode, int nthreads):
-    """mode 0: logsumexp per row into out; 1: log_softmax; 2: softmax."""
-    cdef fx_softmax_problem p
+    """The row kernels without a target. mode 1: logsumexp per row into out
+    (contiguous over rows); 2: log_softmax; 3: softmax (out with its strides)."""
+    cdef fx_xent_problem p
+    cdef double res[3]
     cdef int rc
     cdef int dt = _dtype_code(x)
+    memset(&p, 0, sizeof(p))
     p.outer = outer
     p.C = C
     p.inner = inner
@@ -238,13 +235,17 @@ def softmax(cnp.ndarray x, int64_t outer, int64_t C, int64_t inner,
     p.xs_outer = xs_outer
     p.xs_class = xs_class
     p.xs_inner = xs_inner
-    p.out = cnp.PyArray_DATA(out)
-    p.os_outer = os_outer
-    p.os_class = os_class
-    p.os_inner = os_inner
+    p.grad_scale = 1.0
     p.mode = mode
+    if mode == 1:
+        p.loss_out = cnp.PyArray_DATA(out)
+    else:
+        p.grad = cnp.PyArray_DATA(out)
+        p.gs_outer = os_outer
+        p.gs_class = os_class
+        p.gs_inner = os_inner
     with nogil:
-        rc = fx_softmax(&p, dt, nthreads)
+        rc = fx_xent(&p, dt, nthreads, res)
     if rc != 0:
         _no_memory()
 

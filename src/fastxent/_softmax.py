@@ -7,7 +7,7 @@ from . import _kernels
 from ._threads import resolve as _resolve_threads
 from ._validation import as_float_array, as_outer_class_inner, layout_of, normalize_axis
 
-_LOGSUMEXP, _LOG_SOFTMAX, _SOFTMAX = 0, 1, 2
+_LOGSUMEXP, _LOG_SOFTMAX, _SOFTMAX = 1, 2, 3   # enum fx_row_mode
 
 
 def _prepare(x, axis, num_threads):
@@ -136,7 +136,9 @@ def logsumexp(x, axis=-1, *, num_threads=None):
     a, ax, nthreads = _prepare(x, axis, num_threads)
     a, (outer, C, inner, xso, xsc, xsi) = layout_of(a, ax)
     res = np.empty(a.shape[:ax] + a.shape[ax + 1:], dtype=a.dtype)
-    if res.size:
+    if C == 0:
+        res.fill(-np.inf)       # the sum of no exps is 0
+    elif res.size:
         _kernels.softmax(a, outer, C, inner, xso, xsc, xsi, res, 0, 0, 0,
                          _LOGSUMEXP, nthreads)
     return res[()] if res.ndim == 0 else res

@@ -152,7 +152,9 @@ def _logsumexp_last(z, keepdims=False):
     """logsumexp over the last axis of a float64 array.
 
     NaN in a row gives NaN, any +inf gives +inf, an all -inf (or empty) row
-    gives -inf.
+    gives -inf. The maxima contribute exactly 1 each, so log(s) is taken as
+    log1p((ties - 1) + sum of the other terms): log(1 + small) would round
+    most of a small logsumexp away.
     """
     if z.shape[-1] == 0:
         out = np.full(z.shape[:-1] + (1,), -np.inf)
@@ -160,8 +162,12 @@ def _logsumexp_last(z, keepdims=False):
     m = np.max(z, axis=-1, keepdims=True)
     shift = np.where(np.isfinite(m), m, 0.0)
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        s = np.sum(np.exp(z - shift), axis=-1, keepdims=True)
-        out = shift + np.log(s)
+        top = z == shift
+        ties = np.sum(top, axis=-1, keepdims=True)
+        small = np.sum(np.where(top, 0.0, np.exp(z - shift)), axis=-1, keepdims=True)
+        out = shift + np.log1p((ties - 1.0) + small)
+        out = np.where(m == np.inf, np.inf, out)
+        out = np.where(np.isnan(z).any(axis=-1, keepdims=True), np.nan, out)
     return out if keepdims else out[..., 0]
 
 
@@ -174,12 +180,14 @@ def _log_softmax_last(z):
     """
     if z.shape[-1] == 0:
         return z.copy()
+    lse = _logsumexp_last(z, keepdims=True)
     m = np.max(z, axis=-1, keepdims=True)
     shift = np.where(np.isfinite(m), m, 0.0)
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        s = np.sum(np.exp(z - shift), axis=-1, keepdims=True)
-        log_s = np.log(s)
-        lse = shift + log_s
+        top = z == shift
+        ties = np.sum(top, axis=-1, keepdims=True)
+        small = np.sum(np.where(top, 0.0, np.exp(z - shift)), axis=-1, keepdims=True)
+        log_s = np.log1p((ties - 1.0) + small)
         return np.where(np.isfinite(lse), (z - shift) - log_s, np.nan)
 
 
