@@ -1,13 +1,47 @@
-from typing import IO, Literal, Optional, Sequence, Tuple, Union, overload
+from typing import Any, Literal, Optional, Tuple, Union, overload
 
 import numpy as np
+from _typeshed import SupportsWrite
 from numpy.typing import ArrayLike, NDArray
 
 __version__: str
 
 _Reduction = Literal["mean", "sum", "none"]
-_Result = Union[np.floating, NDArray[np.floating]]
+_FloatArray = NDArray[np.floating[Any]]
+# a numpy scalar for reduction "mean"/"sum" (and 0-d results), else an array
+_Result = Union[np.floating[Any], _FloatArray]
 
+# The three losses return (loss, grad) when return_grad is true or grad_out
+# is given, else loss alone.
+@overload
+def cross_entropy(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    axis: int = ...,
+    weight: Optional[ArrayLike] = ...,
+    ignore_index: int = ...,
+    label_smoothing: float = ...,
+    reduction: _Reduction = ...,
+    num_threads: Optional[int] = ...,
+    return_grad: Literal[False] = ...,
+    grad_out: None = ...,
+) -> _Result: ...
+@overload
+def cross_entropy(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    axis: int = ...,
+    weight: Optional[ArrayLike] = ...,
+    ignore_index: int = ...,
+    label_smoothing: float = ...,
+    reduction: _Reduction = ...,
+    num_threads: Optional[int] = ...,
+    return_grad: Literal[True],
+    grad_out: Optional[_FloatArray] = ...,
+) -> Tuple[_Result, _FloatArray]: ...
+@overload
 def cross_entropy(
     logits: ArrayLike,
     target: ArrayLike,
@@ -19,8 +53,49 @@ def cross_entropy(
     reduction: _Reduction = ...,
     num_threads: Optional[int] = ...,
     return_grad: bool = ...,
-    grad_out: Optional[NDArray[np.floating]] = ...,
-) -> Union[_Result, Tuple[_Result, NDArray[np.floating]]]: ...
+    grad_out: _FloatArray,
+) -> Tuple[_Result, _FloatArray]: ...
+@overload
+def cross_entropy(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    axis: int = ...,
+    weight: Optional[ArrayLike] = ...,
+    ignore_index: int = ...,
+    label_smoothing: float = ...,
+    reduction: _Reduction = ...,
+    num_threads: Optional[int] = ...,
+    return_grad: bool = ...,
+    grad_out: Optional[_FloatArray] = ...,
+) -> Union[_Result, Tuple[_Result, _FloatArray]]: ...
+@overload
+def binary_cross_entropy_with_logits(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    weight: Optional[ArrayLike] = ...,
+    pos_weight: Optional[ArrayLike] = ...,
+    label_smoothing: float = ...,
+    reduction: _Reduction = ...,
+    num_threads: Optional[int] = ...,
+    return_grad: Literal[False] = ...,
+    grad_out: None = ...,
+) -> _Result: ...
+@overload
+def binary_cross_entropy_with_logits(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    weight: Optional[ArrayLike] = ...,
+    pos_weight: Optional[ArrayLike] = ...,
+    label_smoothing: float = ...,
+    reduction: _Reduction = ...,
+    num_threads: Optional[int] = ...,
+    return_grad: Literal[True],
+    grad_out: Optional[_FloatArray] = ...,
+) -> Tuple[_Result, _FloatArray]: ...
+@overload
 def binary_cross_entropy_with_logits(
     logits: ArrayLike,
     target: ArrayLike,
@@ -31,8 +106,44 @@ def binary_cross_entropy_with_logits(
     reduction: _Reduction = ...,
     num_threads: Optional[int] = ...,
     return_grad: bool = ...,
-    grad_out: Optional[NDArray[np.floating]] = ...,
-) -> Union[_Result, Tuple[_Result, NDArray[np.floating]]]: ...
+    grad_out: _FloatArray,
+) -> Tuple[_Result, _FloatArray]: ...
+@overload
+def binary_cross_entropy_with_logits(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    weight: Optional[ArrayLike] = ...,
+    pos_weight: Optional[ArrayLike] = ...,
+    label_smoothing: float = ...,
+    reduction: _Reduction = ...,
+    num_threads: Optional[int] = ...,
+    return_grad: bool = ...,
+    grad_out: Optional[_FloatArray] = ...,
+) -> Union[_Result, Tuple[_Result, _FloatArray]]: ...
+@overload
+def binary_cross_entropy(
+    probs: ArrayLike,
+    target: ArrayLike,
+    *,
+    weight: Optional[ArrayLike] = ...,
+    reduction: _Reduction = ...,
+    num_threads: Optional[int] = ...,
+    return_grad: Literal[False] = ...,
+    grad_out: None = ...,
+) -> _Result: ...
+@overload
+def binary_cross_entropy(
+    probs: ArrayLike,
+    target: ArrayLike,
+    *,
+    weight: Optional[ArrayLike] = ...,
+    reduction: _Reduction = ...,
+    num_threads: Optional[int] = ...,
+    return_grad: Literal[True],
+    grad_out: Optional[_FloatArray] = ...,
+) -> Tuple[_Result, _FloatArray]: ...
+@overload
 def binary_cross_entropy(
     probs: ArrayLike,
     target: ArrayLike,
@@ -41,22 +152,33 @@ def binary_cross_entropy(
     reduction: _Reduction = ...,
     num_threads: Optional[int] = ...,
     return_grad: bool = ...,
-    grad_out: Optional[NDArray[np.floating]] = ...,
-) -> Union[_Result, Tuple[_Result, NDArray[np.floating]]]: ...
+    grad_out: _FloatArray,
+) -> Tuple[_Result, _FloatArray]: ...
+@overload
+def binary_cross_entropy(
+    probs: ArrayLike,
+    target: ArrayLike,
+    *,
+    weight: Optional[ArrayLike] = ...,
+    reduction: _Reduction = ...,
+    num_threads: Optional[int] = ...,
+    return_grad: bool = ...,
+    grad_out: Optional[_FloatArray] = ...,
+) -> Union[_Result, Tuple[_Result, _FloatArray]]: ...
 def log_softmax(
     x: ArrayLike,
     axis: int = ...,
     *,
-    out: Optional[NDArray[np.floating]] = ...,
+    out: Optional[_FloatArray] = ...,
     num_threads: Optional[int] = ...,
-) -> NDArray[np.floating]: ...
+) -> _FloatArray: ...
 def softmax(
     x: ArrayLike,
     axis: int = ...,
     *,
-    out: Optional[NDArray[np.floating]] = ...,
+    out: Optional[_FloatArray] = ...,
     num_threads: Optional[int] = ...,
-) -> NDArray[np.floating]: ...
+) -> _FloatArray: ...
 def logsumexp(x: ArrayLike, axis: int = ..., *, num_threads: Optional[int] = ...) -> _Result: ...
 def entropy(
     p: ArrayLike, axis: int = ..., *, base: Optional[float] = ..., num_threads: Optional[int] = ...
@@ -77,9 +199,23 @@ def log_loss(
     normalize: bool = ...,
     labels: Optional[ArrayLike] = ...,
     num_threads: Optional[int] = ...,
-) -> np.floating: ...
+) -> np.floating[Any]: ...
 def set_num_threads(n: Optional[int]) -> None: ...
 def get_num_threads() -> int: ...
-def show_config(file: Optional[IO[str]] = ...) -> None: ...
+def show_config(file: Optional[SupportsWrite[str]] = ...) -> None: ...
 
-__all__: list[str]
+__all__ = [
+    "__version__",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "entropy",
+    "kl_divergence",
+    "log_loss",
+    "log_softmax",
+    "logsumexp",
+    "softmax",
+    "get_num_threads",
+    "set_num_threads",
+    "show_config",
+]

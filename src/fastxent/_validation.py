@@ -178,5 +178,6 @@ def merged_broadcast(a, name: str, shape, dtype):
     if rows is None or any(s % isz for s in b.strides):
         b = np.ascontiguousarray(b)
         rows = _merge(b.shape[:-1], b.strides[:-1])
+    assert rows is not None  # a C-contiguous array always merges
     col = b.strides[-1] // isz if b.shape[-1] != 1 else 0
     return b, rows[1] // isz, col

@@ -47,7 +47,7 @@ _REDUCTIONS = ("mean", "sum", "none")
 try:
     _AxisError = np.exceptions.AxisError
 except AttributeError:  # NumPy < 1.25
-    _AxisError = np.AxisError
+    _AxisError = np.AxisError  # type: ignore[attr-defined,misc]
 _BCE_LOG_CLAMP = -100.0  # torch clamps each log of binary_cross_entropy here
 # torch's EPSILON for the denominator of the BCE gradient is the *float* 1e-12,
 # i.e. 9.999999960041972e-13 even for float64 inputs.

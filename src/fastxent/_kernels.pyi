@@ -1,0 +1,117 @@
+"""Stub of the Cython binding fastxent._kernels (src/fastxent/_kernels.pyx).
+
+Private: the Python layer hands over checked arrays of the compute dtype and
+strides in elements. Parameter names and order follow the .pyx exactly, so
+tests/test_stubs.py fails when either changes without the other.
+"""
+from typing import Any, Optional, Tuple, TypedDict
+
+import numpy as np
+from numpy.typing import NDArray
+
+_Array = NDArray[Any]
+
+# Cython's doctest dict (autotestdict); kept so the stub matches the module.
+__test__: dict[str, str]
+
+class _BuildInfo(TypedDict):
+    isa: str
+    isa_supported: str
+    compiler: str
+    openmp: bool
+    openmp_version: int
+    omp_max_threads: int
+    forked_serial: bool
+
+def select_isa(requested: int) -> int: ...
+def omp_max_threads() -> int: ...
+def build_info() -> _BuildInfo: ...
+def check_labels(
+    labels: NDArray[np.int64], C: int, ignore_index: int, weight: Optional[_Array]
+) -> Tuple[int, float]: ...
+def xent(
+    x: _Array,
+    outer: int,
+    C: int,
+    inner: int,
+    xs_outer: int,
+    xs_class: int,
+    xs_inner: int,
+    y: Optional[_Array],
+    ys_outer: int,
+    ys_class: int,
+    ys_inner: int,
+    labels: Optional[NDArray[np.int64]],
+    ignore_index: int,
+    weight: Optional[_Array],
+    smoothing: float,
+    loss_out: Optional[_Array],
+    grad: Optional[_Array],
+    gs_outer: int,
+    gs_class: int,
+    gs_inner: int,
+    grad_mean: bool,
+    nthreads: int,
+) -> Tuple[float, float, int]: ...
+def math_eval(fn: int, inp: _Array, out: _Array) -> None: ...
+def bce(
+    x: _Array,
+    y: _Array,
+    L: int,
+    w: Optional[_Array],
+    ws_row: int,
+    ws_col: int,
+    pw: Optional[_Array],
+    pws_row: int,
+    pws_col: int,
+    smoothing: float,
+    loss_out: Optional[_Array],
+    grad: Optional[_Array],
+    grad_scale: float,
+    probs: bool,
+    nthreads: int,
+) -> Tuple[float, int]: ...
+def softmax(
+    x: _Array,
+    outer: int,
+    C: int,
+    inner: int,
+    xs_outer: int,
+    xs_class: int,
+    xs_inner: int,
+    out: _Array,
+    os_outer: int,
+    os_class: int,
+    os_inner: int,
+    mode: int,
+    nthreads: int,
+) -> None: ...
+def info(
+    pa: _Array,
+    outer: int,
+    C: int,
+    inner: int,
+    ps_outer: int,
+    ps_class: int,
+    ps_inner: int,
+    qa: Optional[_Array],
+    qs_outer: int,
+    qs_class: int,
+    qs_inner: int,
+    out: _Array,
+    scale: float,
+    nthreads: int,
+) -> int: ...
+def logloss(
+    prob: _Array,
+    n: int,
+    K: int,
+    ps_row: int,
+    ps_col: int,
+    col: NDArray[np.int64],
+    sw: Optional[_Array],
+    eps: float,
+    rtol: float,
+    atol: float,
+    nthreads: int,
+) -> Tuple[float, float, float, float]: ...
