@@ -88,6 +88,66 @@ typedef struct {
     FX_T m, shift;          /* row max so far; the shift of the sums */
 } FX_FN(xent_stats);
 
+/* v_c, the effective target weight of class c (see the file header). */
+#define FX_TARGET_V(j) (soft ? (has_w ? (one_m_eps * yc[j] + eps_c) * wc[j] : one_m_eps * yc[j] + eps_c) \
+                             : (has_w ? wc[j] : (FX_T)1))
+#define FX_SUB 512
+
+/* Adds sum v_c (shift - x_c) and sum v_c of a chunk to *tacc, *aacc; a zero
+ * v_c contributes exactly 0, even against x_c = -inf. Inlined with constant
+ * flags, so each target kind is a plain vector loop; sums in FX_T over
+ * FX_SUB entries (16 lanes each), then in float64. */
+static inline FX_ALWAYS_INLINE void FX_FN(tacc_chunk)(
+    const FX_T *xc, const FX_T *yc, const FX_T *wc, int64_t n, FX_T shift,
+    FX_T one_m_eps, FX_T eps_c, const int soft, const int has_w,
+    double *tacc, double *aacc)
+{
+    const int64_t nv = n - n % FX_VL, tb = n - FX_VL;
+    double t = 0.0, a = 0.0;
+    for (int64_t s0 = 0; s0 < nv; s0 += FX_SUB) {
+        const int64_t s1 = nv - s0 < FX_SUB ? nv : s0 + FX_SUB;
+        FX_T ct = 0, ca = 0;
+#pragma omp simd reduction(+ : ct, ca)
+        for (int64_t j = s0; j < s1; j++) {
+            const FX_T v = FX_TARGET_V(j);
+            ca += v;
+            ct += v == 0 ? (FX_T)0 : v * (shift - xc[j]);
+        }
+        t += (double)ct;
+        a += (double)ca;
+    }
+    if (nv < n) {
+        FX_T ct = 0, ca = 0;
+#pragma omp simd reduction(+ : ct, ca)
+        for (int64_t l = 0; l < FX_VL; l++) {
+            const FX_T v = tb + l >= nv ? FX_TARGET_V(tb + l) : (FX_T)0;
+            ca += v;
+            ct += v == 0 ? (FX_T)0 : v * (shift - xc[tb + l]);
+        }
+        t += (double)ct;
+        a += (double)ca;
+    }
+    *tacc += t;
+    *aacc += a;
+}
+
+/* Rescales a chunk of stored exps into the gradient: g = sc e - b v. */
+static inline FX_ALWAYS_INLINE void FX_FN(grad_chunk)(
+    FX_T *gc, const FX_T *yc, const FX_T *wc, int64_t n, FX_T sc, FX_T b,
+    FX_T one_m_eps, FX_T eps_c, const int soft, const int has_w, const int has_v)
+{
+    const int64_t nv = n - n % FX_VL, tb = n - FX_VL;
+#define FX_GV(j) (has_v ? b * FX_TARGET_V(j) : (FX_T)0)
+#pragma omp simd
+    for (int64_t j = 0; j < nv; j++) gc[j] = sc * gc[j] - FX_GV(j);
+    if (nv < n) {
+#pragma omp simd
+        for (int64_t l = 0; l < FX_VL; l++)
+            gc[tb + l] = tb + l >= nv ? sc * gc[tb + l] - FX_GV(tb + l) : gc[tb + l];
+    }
+#undef FX_GV
+}
+
 /* First part of a row: the statistics above, in one read of the row. With
  * a gradient, stores exp(x - shift_k) in g and shift_k in shifts[k]. */
 static inline void FX_FN(xent_row_stats)(const FX_FN(xent_ctx) *k, const FX_T *x,
@@ -170,31 +230,13 @@ static inline void FX_FN(xent_row_stats)(const FX_FN(xent_ctx) *k, const FX_T *x
         small += (double)cs;
         ties += (double)cn;
         if (need_t) {
-            /* v_c: effective target weight of class c (see the file header);
-             * a zero v_c contributes exactly 0, even against x_c = -inf */
-            /* float64: a float sum over a whole chunk is off by ~1e-5 */
-            double ct = 0, ca = 0;
             const FX_T *yc = soft ? y + c0 : NULL;
             const FX_T *wc = w != NULL ? w + c0 : NULL;
-#define FX_V(j) (soft ? (wc != NULL ? (one_m_eps * yc[j] + eps_c) * wc[j] : one_m_eps * yc[j] + eps_c) \
-                      : (wc != NULL ? wc[j] : (FX_T)1))
-#pragma omp simd reduction(+ : ct, ca)
-            for (int64_t j = 0; j < nv; j++) {
-                const FX_T v = FX_V(j);
-                ca += v;
-                ct += v == 0 ? (FX_T)0 : v * (shift - xc[j]);
-            }
-            if (has_tail) {
-#pragma omp simd reduction(+ : ct, ca)
-                for (int64_t l = 0; l < FX_VL; l++) {
-                    const FX_T v = tb + l >= nv ? FX_V(tb + l) : (FX_T)0;
-                    ca += v;
-                    ct += v == 0 ? (FX_T)0 : v * (shift - xc[tb + l]);
-                }
-            }
-#undef FX_V
-            tacc += (double)ct;
-            aacc += (double)ca;
+            if (soft)
+                if (w != NULL) FX_FN(tacc_chunk)(xc, yc, wc, n, shift, one_m_eps, eps_c, 1, 1, &tacc, &aacc);
+                else FX_FN(tacc_chunk)(xc, yc, wc, n, shift, one_m_eps, eps_c, 1, 0, &tacc, &aacc);
+            else if (w != NULL) FX_FN(tacc_chunk)(xc, yc, wc, n, shift, one_m_eps, eps_c, 0, 1, &tacc, &aacc);
+            else FX_FN(tacc_chunk)(xc, yc, wc, n, shift, one_m_eps, eps_c, 0, 0, &tacc, &aacc);
         }
     }
 
@@ -280,7 +322,6 @@ static inline double FX_FN(xent_row_finish)(const FX_FN(xent_ctx) *k, const FX_T
         const FX_T b = (FX_T)k->gsc;
         for (int64_t c0 = 0, kk = 0; c0 < C; c0 += FX_CHUNK, kk++) {
             const int64_t n = C - c0 < FX_CHUNK ? C - c0 : FX_CHUNK;
-            const int64_t nv = n - n % FX_VL, tb = n - FX_VL;
             /* exp(shift_k - lse) as exp(shift_k - shift) / s: shift + log s
              * would lose log s next to a huge shift. A chunk summed while the
              * row was all -inf kept shift_k = 0 (its exps are 0), which may
@@ -290,17 +331,15 @@ static inline double FX_FN(xent_row_finish)(const FX_FN(xent_ctx) *k, const FX_T
             FX_T *gc = g + c0;
             const FX_T *yc = soft ? y + c0 : NULL;
             const FX_T *wc = w != NULL ? w + c0 : NULL;
-            /* gradient = scale * (A softmax - v) */
-#define FX_GV(j) (soft ? b * (wc != NULL ? (one_m_eps * yc[j] + eps_c) * wc[j] : one_m_eps * yc[j] + eps_c) \
-                       : (k->eps > 0.0 ? b * eps_c * (wc != NULL ? wc[j] : (FX_T)1) : (FX_T)0))
-#pragma omp simd
-            for (int64_t j = 0; j < nv; j++) gc[j] = sc * gc[j] - FX_GV(j);
-            if (nv < n) {
-#pragma omp simd
-                for (int64_t l = 0; l < FX_VL; l++)
-                    gc[tb + l] = tb + l >= nv ? sc * gc[tb + l] - FX_GV(tb + l) : gc[tb + l];
-            }
-#undef FX_GV
+            /* gradient = scale * (A softmax - v); v is the smoothing part
+             * for index targets (the onehot part is subtracted below) */
+            if (soft)
+                if (w != NULL) FX_FN(grad_chunk)(gc, yc, wc, n, sc, b, one_m_eps, eps_c, 1, 1, 1);
+                else FX_FN(grad_chunk)(gc, yc, wc, n, sc, b, one_m_eps, eps_c, 1, 0, 1);
+            else if (k->eps > 0.0)
+                if (w != NULL) FX_FN(grad_chunk)(gc, yc, wc, n, sc, b * eps_c, (FX_T)0, eps_c, 0, 1, 1);
+                else FX_FN(grad_chunk)(gc, yc, wc, n, sc, b * eps_c, (FX_T)0, eps_c, 0, 0, 1);
+            else FX_FN(grad_chunk)(gc, yc, wc, n, sc, b, (FX_T)0, eps_c, 0, 0, 0);
         }
         if (!soft) {
             double wy = w != NULL ? (double)w[label] : 1.0;
