@@ -90,6 +90,8 @@ const char *fx_compiler(void);
  * kernel then runs on the calling thread (libgomp cannot be used there). */
 int fx_forked_serial(void);
 int fx_openmp_version(void);
+/* Elements per chunk of the row kernels' blocked online max (for tests). */
+int64_t fx_row_chunk(int dtype);
 
 /* Checks labels (flat, n of them) against [0, C) or ignore_index and returns
  * the flat index of the first bad one, or -1. Also returns the sum over

@@ -135,6 +135,11 @@ const char *fx_compiler(void)
 #endif
 }
 
+int64_t fx_row_chunk(int dtype)
+{
+    return dtype == FX_F32 ? FX_CHUNK_F32 : FX_CHUNK_F64;
+}
+
 int fx_openmp_version(void)
 {
 #ifdef _OPENMP

@@ -55,6 +55,10 @@ extern const fx_isa_table fx_table_avx2;
 extern const fx_isa_table fx_table_avx512;
 #endif
 
+/* Row chunk of the blocked online max (elements): 16 KiB, half of L1. */
+#define FX_CHUNK_F32 4096
+#define FX_CHUNK_F64 2048
+
 #define FX_CAT_(a, b) a##b
 #define FX_CAT(a, b) FX_CAT_(a, b)
 

@@ -21,7 +21,7 @@
 #define FX_LOG fx_log_f32
 #define FX_LOG1P fx_log1p_f32
 #define FX_LOG1P_UNIT fx_log1p_unit_f32
-#define FX_CHUNK 2048
+#define FX_CHUNK FX_CHUNK_F32
 #define FX_TINY 1.17549435e-38f
 #define FX_HUGE 3.40282347e+38f
 #include "fx_xent_tmpl.h"
@@ -46,7 +46,7 @@
 #define FX_LOG fx_log_f64
 #define FX_LOG1P fx_log1p_f64
 #define FX_LOG1P_UNIT fx_log1p_unit_f64
-#define FX_CHUNK 1024
+#define FX_CHUNK FX_CHUNK_F64
 #define FX_TINY 2.2250738585072014e-308
 #define FX_HUGE 1.7976931348623157e+308
 #include "fx_xent_tmpl.h"

@@ -84,13 +84,15 @@ def make_x(rng, shape, axis, dtype):
     return np.ascontiguousarray(x).astype(dtype)
 
 
+_CHUNK = fastxent._kernels.build_info()["row_chunk"]["float32"]
+
 # (shape, axis)
 CASES = [
     ((7, 5), -1), ((7, 5), 0), ((2, 3, 4), 1), ((2, 3, 4), 0), ((2, 3, 4), -1),
     ((6,), 0), ((4, 1), -1), ((1, 4), 0),
     ((3, 5000), -1),     # rows longer than one kernel chunk
     ((5000, 3), 0),      # a long class axis with a stride
-    ((1, 140_000), -1),  # more than 64 chunks in a row
+    ((1, 65 * _CHUNK), -1),  # more than 64 chunks in a row
     ((40, 1000), -1),    # above the serial cutoff: threaded
     ((1000, 40), 0),
 ]

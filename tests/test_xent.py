@@ -514,8 +514,9 @@ def test_float16_rows_wider_than_float16_max(isa, soft):
 
 def long_rows(C, rng):
     """Rows of length C that stress the chunked online maximum."""
-    chunk = 1024                       # the float64 chunk; float32's is 2048
-    n_inf = min(2 * 2048 + 5, C - 10)
+    chunks = fastxent._kernels.build_info()["row_chunk"]
+    chunk = chunks["float64"]          # the smaller one; float32's is twice that
+    n_inf = min(2 * chunks["float32"] + 5, C - 10)
     rows = {
         "normal": rng.normal(size=C),
         "max-first": np.concatenate([[40.0], rng.normal(size=C - 1)]),

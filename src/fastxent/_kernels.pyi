@@ -22,6 +22,7 @@ class _BuildInfo(TypedDict):
     openmp_version: int
     omp_max_threads: int
     forked_serial: bool
+    row_chunk: dict[str, int]
 
 def select_isa(requested: int) -> int: ...
 def omp_max_threads() -> int: ...

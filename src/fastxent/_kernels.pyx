@@ -74,6 +74,7 @@ cdef extern from "fx_api.h" nogil:
     const char *fx_compiler()
     int fx_forked_serial()
     int fx_openmp_version()
+    int64_t fx_row_chunk(int dtype)
     int64_t fx_check_labels(const int64_t *labels, int64_t n, int64_t C,
                             int64_t ignore_index, const void *weight, int dtype,
                             double *weight_sum)
@@ -116,6 +117,7 @@ def build_info():
         "openmp_version": fx_openmp_version(),
         "omp_max_threads": fx_omp_max_threads(),
         "forked_serial": bool(fx_forked_serial()),
+        "row_chunk": {"float32": fx_row_chunk(0), "float64": fx_row_chunk(1)},
     }
 
 
