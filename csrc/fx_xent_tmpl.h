@@ -81,6 +81,14 @@ static inline double FX_FN(xent_finish)(const FX_FN(xent_ctx) *k, int soft,
  * elements already done; a select drops those lanes. The overlap may reach
  * back into the previous chunk, which is inside the row because C >= FX_VL. */
 #define FX_VL (FX_VL_BYTES / (int64_t)sizeof(FX_T))
+/* The tail loops run over one vector, a constant trip count that GCC
+ * unrolls completely before vectorising, running their exps as scalars; an
+ * opaque copy of the count keeps them one vector instruction each. */
+#if defined(__GNUC__) || defined(__clang__)
+#define FX_OPAQUE(v) __asm__("" : "+r"(v))
+#else
+#define FX_OPAQUE(v) ((void)0)
+#endif
 
 typedef struct {
     double small, ties;     /* s = sum exp(x - shift) = ties + small */
@@ -117,9 +125,11 @@ static inline FX_ALWAYS_INLINE void FX_FN(tacc_chunk)(
         a += (double)ca;
     }
     if (nv < n) {
+        int64_t vl = FX_VL;
+        FX_OPAQUE(vl);
         FX_T ct = 0, ca = 0;
 #pragma omp simd reduction(+ : ct, ca)
-        for (int64_t l = 0; l < FX_VL; l++) {
+        for (int64_t l = 0; l < vl; l++) {
             const FX_T v = tb + l >= nv ? FX_TARGET_V(tb + l) : (FX_T)0;
             ca += v;
             ct += v == 0 ? (FX_T)0 : v * (shift - xc[tb + l]);
@@ -141,8 +151,10 @@ static inline FX_ALWAYS_INLINE void FX_FN(grad_chunk)(
 #pragma omp simd
     for (int64_t j = 0; j < nv; j++) gc[j] = sc * gc[j] - FX_GV(j);
     if (nv < n) {
+        int64_t vl = FX_VL;
+        FX_OPAQUE(vl);
 #pragma omp simd
-        for (int64_t l = 0; l < FX_VL; l++)
+        for (int64_t l = 0; l < vl; l++)
             gc[tb + l] = tb + l >= nv ? sc * gc[tb + l] - FX_GV(tb + l) : gc[tb + l];
     }
 #undef FX_GV
@@ -171,8 +183,10 @@ static inline void FX_FN(xent_row_stats)(const FX_FN(xent_ctx) *k, const FX_T *x
 #pragma omp simd reduction(max : cm)
         for (int64_t j = 0; j < nv; j++) cm = xc[j] > cm ? xc[j] : cm;
         if (has_tail) {
+            int64_t vl = FX_VL;
+            FX_OPAQUE(vl);
 #pragma omp simd reduction(max : cm)
-            for (int64_t l = 0; l < FX_VL; l++) cm = xc[tb + l] > cm ? xc[tb + l] : cm;
+            for (int64_t l = 0; l < vl; l++) cm = xc[tb + l] > cm ? xc[tb + l] : cm;
         }
         if (cm > m) {
             /* while only -inf was seen, sums are 0 or non-finite: keep them */
@@ -197,8 +211,10 @@ static inline void FX_FN(xent_row_stats)(const FX_FN(xent_ctx) *k, const FX_T *x
                 cn += d == 0 ? (FX_T)1 : (FX_T)0;
             }
             if (has_tail) {
+                int64_t vl = FX_VL;
+                FX_OPAQUE(vl);
 #pragma omp simd reduction(+ : cs, cn)
-                for (int64_t l = 0; l < FX_VL; l++) {
+                for (int64_t l = 0; l < vl; l++) {
                     const int keep = tb + l >= nv;
                     const FX_T d = xc[tb + l] - shift;
                     const FX_T e = FX_EXP_SUM(d);
@@ -217,8 +233,10 @@ static inline void FX_FN(xent_row_stats)(const FX_FN(xent_ctx) *k, const FX_T *x
                 cn += d == 0 ? (FX_T)1 : (FX_T)0;
             }
             if (has_tail) {
+                int64_t vl = FX_VL;
+                FX_OPAQUE(vl);
 #pragma omp simd reduction(+ : cs, cn)
-                for (int64_t l = 0; l < FX_VL; l++) {
+                for (int64_t l = 0; l < vl; l++) {
                     const int keep = tb + l >= nv;
                     const FX_T d = xc[tb + l] - shift;
                     const FX_T e = FX_EXP_SUM(d);
@@ -286,8 +304,10 @@ static inline double FX_FN(norm_row_finish)(const FX_FN(xent_ctx) *k, const FX_T
 #pragma omp simd
         for (int64_t j = 0; j < nv; j++) oc[j] *= sc;
         if (nv < n) {
+            int64_t vl = FX_VL;
+            FX_OPAQUE(vl);
 #pragma omp simd
-            for (int64_t l = 0; l < FX_VL; l++)
+            for (int64_t l = 0; l < vl; l++)
                 oc[tb + l] = tb + l >= nv ? oc[tb + l] * sc : oc[tb + l];
         }
     }
