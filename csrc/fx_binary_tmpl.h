@@ -59,19 +59,21 @@ static inline __attribute__((always_inline)) FX_T FX_FN(bce_probs_chunk)(
     FX_T *g, FX_T gsc, int64_t *bad,
     const int has_w, const int want_l, const int want_g)
 {
-    FX_T sum = 0;
-    int nbad = 0;
+    FX_T sum = 0, nbad = 0;   /* a float count: an int reduction beside float
+                               * ones kept GCC from vectorising the loop */
     /* torch's EPSILON for the gradient's denominator is float(1e-12) */
     const FX_T clamp_eps = (FX_T)1e-12f;
 #pragma omp simd reduction(+ : sum, nbad)
     for (int64_t j = 0; j < n; j++) {
         const FX_T pv = p[j], yv = y[j];
-        nbad += !(pv >= 0 && pv <= 1 && yv >= 0 && yv <= 1);
+        /* bitwise, not &&: short-circuit control flow stops vectorisation */
+        nbad += ((pv >= 0) & (pv <= 1) & (yv >= 0) & (yv <= 1)) ? (FX_T)0 : (FX_T)1;
         if (want_l || !want_g) {
             FX_T lp = FX_LOG(pv), lq = FX_LOG1P(-pv);
             lp = lp < (FX_T)-100 ? (FX_T)-100 : lp;
             /* FX_LOG1P is defined for u > -1 only: p = 1 gives NaN there */
-            lq = (lq < (FX_T)-100 || pv == 1) ? (FX_T)-100 : lq;
+            lq = lq < (FX_T)-100 ? (FX_T)-100 : lq;
+            lq = pv == 1 ? (FX_T)-100 : lq;
             FX_T l = -(yv * lp + ((FX_T)1 - yv) * lq);
             if (has_w) l = w[j] == 0 ? (FX_T)0 : w[j] * l;
             if (want_l) lout[j] = l;

@@ -3,31 +3,33 @@
  *
  * entropy      H(p)    = -sum p log p             (0 log 0 = 0)
  * kl           KL(p|q) =  sum p (log p - log q)   (0 where p = 0, +inf where q = 0 < p)
- * The logs are taken separately (not log(p/q)) so that p/q cannot overflow.
+ * KL uses log(p/q), and log p - log q only where p/q over- or underflows.
+ * Counts inside vector loops are kept in FX_T: an int reduction beside the
+ * float ones keeps GCC from vectorising the loop.
  */
 #define FX_FN(name) FX_CAT(name, FX_CAT(_, FX_SFX))
 
 /* One term. For KL, log(p/q) keeps full relative accuracy when p ~ q (where
- * log p - log q would cancel); *careful is set where p/q over- or
+ * log p - log q would cancel); *careful is set to 1 where p/q over- or
  * underflows, and those terms are recomputed by info_term_careful. */
 static inline __attribute__((always_inline)) FX_T FX_FN(info_term)(
-    FX_T pv, FX_T qv, const int kl, int *careful)
+    FX_T pv, FX_T qv, const int kl, FX_T *careful)
 {
     if (!kl) return pv == 0 ? (FX_T)0 : -pv * FX_LOG(pv);
     const FX_T r = pv / qv;
-    *careful = pv > 0 && qv > 0 && !(r >= FX_TINY && r <= FX_HUGE);
+    *careful = ((pv > 0) & (qv > 0) & !((r >= FX_TINY) & (r <= FX_HUGE))) ? (FX_T)1 : (FX_T)0;
     FX_T t = pv * FX_LOG(r);
     /* NaN in p or q gives NaN, as scipy.special.rel_entr (p = NaN, q = 0
      * is not +inf; p = 0, q = NaN is not 0) */
-    t = (qv == 0 && pv > 0) ? (FX_T)INFINITY : t;
-    return (pv == 0 && qv == qv) ? (FX_T)0 : t;
+    t = ((qv == 0) & (pv > 0)) ? (FX_T)INFINITY : t;
+    return ((pv == 0) & (qv == qv)) ? (FX_T)0 : t;
 }
 
 static FX_T FX_FN(info_term_careful)(FX_T pv, FX_T qv)
 {
-    int careful;
+    FX_T careful;
     FX_T t = FX_FN(info_term)(pv, qv, 1, &careful);
-    return careful ? pv * (FX_LOG(pv) - FX_LOG(qv)) : t;
+    return careful != 0 ? pv * (FX_LOG(pv) - FX_LOG(qv)) : t;
 }
 
 static void FX_FN(info_block)(const void *vp, int64_t b, double *out)
@@ -59,7 +61,7 @@ static void FX_FN(info_block)(const void *vp, int64_t b, double *out)
         const FX_T *pr = P + j * prs;
         const FX_T *qr = kl ? Q + j * qrs : NULL;
         double total = 0.0;
-        int nbad = 0;
+        FX_T nbad = 0;
         if (pcs == 1 && (!kl || qcs == 1)) {
             for (int64_t c0 = 0; c0 < C; c0 += 1024) {
                 const int64_t nn = C - c0 < 1024 ? C - c0 : 1024;
@@ -67,11 +69,11 @@ static void FX_FN(info_block)(const void *vp, int64_t b, double *out)
                 const FX_T *pc = pr + c0;
                 if (kl) {
                     const FX_T *qc = qr + c0;
-                    int ncareful = 0;
+                    FX_T ncareful = 0;
 #pragma omp simd reduction(+ : cs, nbad, ncareful)
                     for (int64_t c = 0; c < nn; c++) {
-                        int careful;
-                        nbad += pc[c] < 0 || qc[c] < 0;
+                        FX_T careful;
+                        nbad += ((pc[c] < 0) | (qc[c] < 0)) ? (FX_T)1 : (FX_T)0;
                         cs += FX_FN(info_term)(pc[c], qc[c], 1, &careful);
                         ncareful += careful;
                     }
@@ -82,7 +84,7 @@ static void FX_FN(info_block)(const void *vp, int64_t b, double *out)
                 } else {
 #pragma omp simd reduction(+ : cs, nbad)
                     for (int64_t c = 0; c < nn; c++) {
-                        nbad += pc[c] < 0;
+                        nbad += pc[c] < 0 ? (FX_T)1 : (FX_T)0;
                         cs += FX_FN(info_term)(pc[c], 0, 0, NULL);
                     }
                 }
@@ -91,7 +93,7 @@ static void FX_FN(info_block)(const void *vp, int64_t b, double *out)
         } else {
             for (int64_t c = 0; c < C; c++) {
                 const FX_T pv = pr[c * pcs], qv = kl ? qr[c * qcs] : 0;
-                nbad += pv < 0 || qv < 0;
+                nbad += ((pv < 0) | (qv < 0)) ? (FX_T)1 : (FX_T)0;
                 total += (double)(kl ? FX_FN(info_term_careful)(pv, qv)
                                      : FX_FN(info_term)(pv, 0, 0, NULL));
             }
@@ -117,14 +119,14 @@ static void FX_FN(logloss_block)(const void *vp, int64_t b, double *out)
     for (int64_t r = r0; r < r1; r++) {
         const FX_T *pr = P + r * p->ps_row;
         FX_T mn = pr[0], mx = pr[0], sum = 0;
-        int has_nan = 0;
+        FX_T has_nan = 0;
         if (p->ps_col == 1) {
 #pragma omp simd reduction(min : mn) reduction(max : mx) reduction(+ : sum, has_nan)
             for (int64_t c = 0; c < K; c++) {
                 FX_T v = pr[c];
                 mn = v < mn ? v : mn;
                 mx = v > mx ? v : mx;
-                has_nan += v != v;
+                has_nan += v != v ? (FX_T)1 : (FX_T)0;
                 sum += v;
             }
         } else {
@@ -132,7 +134,7 @@ static void FX_FN(logloss_block)(const void *vp, int64_t b, double *out)
                 FX_T v = pr[c * p->ps_col];
                 mn = v < mn ? v : mn;
                 mx = v > mx ? v : mx;
-                has_nan += v != v;
+                has_nan += v != v ? (FX_T)1 : (FX_T)0;
                 sum += v;
             }
         }
