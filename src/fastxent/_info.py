@@ -147,6 +147,45 @@ def kl_divergence(p, q, axis=-1, *, base=None, num_threads=None):
 
 
 _INT64 = np.dtype(np.int64)
+_LUT_MAX = 1 << 20
+
+
+def _label_columns(truth, labels, n):
+    """(sorted classes, column of each sample's class or -1, found mask).
+
+    Integer labels spanning a modest range use a lookup table (linear time);
+    anything else sorts (np.unique + searchsorted), as scikit-learn does.
+    """
+    if truth.shape[0] != n or truth.size == 0:
+        classes = np.unique(labels) if labels is not None else truth[:0]
+        return classes, np.full(n, -1, dtype=_INT64), np.zeros(n, dtype=bool)
+    ints = truth.dtype.kind in "iu" and (labels is None or labels.dtype.kind in "iu")
+    if ints:
+        lo, hi = int(truth.min()), int(truth.max())
+        if labels is not None and labels.size:
+            lo, hi = min(lo, int(labels.min())), max(hi, int(labels.max()))
+        if hi - lo < _LUT_MAX:
+            shifted = (truth - lo).astype(np.intp, copy=False)
+            if labels is None:
+                present = np.bincount(shifted, minlength=hi - lo + 1) > 0
+            else:
+                present = np.zeros(hi - lo + 1, dtype=bool)
+                present[(labels.reshape(-1) - lo).astype(np.intp)] = True
+            classes = (np.flatnonzero(present) + lo).astype(truth.dtype if labels is None
+                                                             else np.result_type(truth, labels))
+            lut = np.cumsum(present, dtype=_INT64) - 1
+            lut[~present] = -1
+            col = lut[shifted]
+            return classes, col, col >= 0
+    classes = np.unique(labels) if labels is not None else np.unique(truth)
+    if not classes.size:
+        return classes, np.full(n, -1, dtype=_INT64), np.zeros(n, dtype=bool)
+    col = np.searchsorted(classes, truth).astype(_INT64)
+    col[col >= classes.size] = -1
+    found = col >= 0
+    found[found] = classes[col[found]] == truth[found]
+    col[~found] = -1
+    return classes, col, found
 
 
 def log_loss(y_true, y_prob, *, sample_weight=None, normalize=True, labels=None,
@@ -205,20 +244,8 @@ def log_loss(y_true, y_prob, *, sample_weight=None, normalize=True, labels=None,
         raise ValueError(f"y_true: expected 1-D class labels, got shape {truth.shape}")
     # classes and the column of each sample's class (before the range checks,
     # which read y_prob in the same kernel pass)
-    if labels is not None:
-        lab = np.asarray(labels)
-        classes = np.unique(lab)
-    else:
-        classes = np.unique(truth) if truth.size else truth
-    if truth.shape[0] == n and classes.size:
-        col = np.searchsorted(classes, truth).astype(_INT64)
-        col[col >= classes.size] = -1
-        found = col >= 0
-        found[found] = classes[col[found]] == truth[found]
-        col[~found] = -1
-    else:
-        col = np.full(n, -1, dtype=_INT64)
-        found = np.zeros(n, dtype=bool)
+    lab = np.asarray(labels) if labels is not None else None
+    classes, col, found = _label_columns(truth, lab, n)
 
     sw = None
     if sample_weight is not None:
