@@ -721,12 +721,16 @@ def run_suite(cases: Sequence[Case], threads: Sequence[int], settings: Settings,
     rows: List[Dict[str, Any]] = []
     data = _DataCache()
     try:
+        # All inputs are made before anything is timed: arrays allocated
+        # after other cases' large temporaries came and went were measured
+        # up to 2x slower to stream on this VM (fresh memory gets huge pages,
+        # fragmented memory does not), which skewed whichever cases ran last.
+        inputs = {case.id: case.make(data) for case in runnable}
         for case in runnable:
             try:
-                rows.extend(_run_case(case, case.make(data), threads, names, settings, counter))
+                rows.extend(_run_case(case, inputs[case.id], threads, names, settings, counter))
             except _NotImplementedYet as e:
                 skipped[case.id] = str(e)
-            data.end_case()
     finally:
         data.clear()
 
