@@ -26,8 +26,8 @@ import pytest
 
 from fastxent import _kernels
 
-EXP, LOG, LOG1P, EXP_SUM = 0, 1, 2, 3      # math_eval's function codes
-REFERENCE = (np.exp, np.log, np.log1p, np.exp)
+EXP, LOG, LOG1P, EXP_SUM, LOG1P_UNIT = 0, 1, 2, 3, 4   # math_eval's function codes
+REFERENCE = (np.exp, np.log, np.log1p, np.exp, np.log1p)
 MAX_ULP = 2
 LONGDOUBLE_IS_WIDER = np.finfo(np.longdouble).nmant > np.finfo(np.float64).nmant
 # a value far outside any tolerance, for results that are off in kind
@@ -231,6 +231,24 @@ def test_log1p_f32_dense(isa):
             ("[-2^-8, -2^-11]", bits32(-(2.0 ** -11)), 0x80000000 + near + 1, 1)):
         sweep = Sweep32(LOG1P)(lo, hi, stride)
         assert sweep.record[0] <= MAX_ULP, sweep.message(f"{isa} log1p f32 {what}")
+
+
+def test_log1p_unit_f32_dense(isa):
+    """BCE's log1p(exp(-|x|)) on [0, 1]: every float32 in [2^-11, 1] (where the
+    polynomial works hardest) and every 5th below, subnormals included."""
+    for what, lo, hi, stride in (
+            ("[0, 2^-11)", 0, bits32(2.0 ** -11), 5),
+            ("[2^-11, 1]", bits32(2.0 ** -11), bits32(1.0) + 1, 1)):
+        sweep = Sweep32(LOG1P_UNIT)(lo, hi, stride)
+        assert sweep.record[0] <= MAX_ULP, sweep.message(f"{isa} log1p_unit f32 {what}")
+
+
+def test_log1p_unit_specials(isa):
+    for dtype in (np.float32, np.float64):
+        x = np.array([0.0, 1.0, np.nan, 1e-45 if dtype == np.float32 else 5e-324], dtype=dtype)
+        got = evaluate(LOG1P_UNIT, x)
+        assert got[0] == 0.0 and got[1] == np.log1p(dtype(1.0)).astype(dtype)
+        assert np.isnan(got[2]) and got[3] == x[3]
 
 
 def test_log1p_f32_specials(isa):
