@@ -38,36 +38,65 @@ static inline FX_ALWAYS_INLINE int64_t fx_bits_of_f64(double f) { fx_bits64 b; b
 
 /* ------------------------------------------------------------------ exp */
 
-/* exp(x) in float32. Range reduction x = k ln2 + r, |r| <= ln2/2, with k
- * obtained by the round-to-nearest "magic number" trick so no float->int
- * conversion is needed; 2^k is applied as two factors 2^(k/2) 2^(k-k/2) so
- * that results down in the subnormal range are rounded once, correctly. */
+/* exp: range reduction x = k ln2 + r, |r| <= ln2/2, with k obtained by the
+ * round-to-nearest "magic number" trick so no float->int conversion is
+ * needed; returns exp(r) and k. Cody-Waite split of ln2 (the high part has
+ * few significant bits, so k * ln2_hi is exact). */
+static inline FX_ALWAYS_INLINE float fx_exp_core_f32(float xc, int32_t *k)
+{
+    const float magic = 12582912.0f;           /* 1.5 * 2^23 */
+    float t = xc * 1.44269504088896341f + magic;
+    *k = fx_bits_of_f32(t) - fx_bits_of_f32(magic);
+    float kf = t - magic;
+    float r = xc - kf * 0.693359375f;
+    r = r + kf * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;                /* Cephes' expf coefficients */
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    return p * (r * r) + r + 1.0f;
+}
+
+static inline FX_ALWAYS_INLINE double fx_exp_core_f64(double xc, int64_t *k)
+{
+    const double magic = 6755399441055744.0;   /* 1.5 * 2^52 */
+    double t = xc * 1.4426950408889634074 + magic;
+    *k = fx_bits_of_f64(t) - fx_bits_of_f64(magic);
+    double kf = t - magic;
+    /* fdlibm's split of ln2: ln2_hi has 32 significant bits */
+    double r = xc - kf * 6.93147180369123816490e-01;
+    r = r - kf * 1.90821492927058770002e-10;
+    double p = 1.0 / 6227020800.0;             /* Taylor to 1/13!: < 0.05 ulp */
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    return p * (r * r) + r + 1.0;
+}
+
+/* exp(x) in float32 over its whole range. 2^k is applied as two factors
+ * 2^(k/2) 2^(k-k/2) so that results down in the subnormal range are
+ * rounded once, correctly. */
 static inline FX_ALWAYS_INLINE float fx_exp_f32(float x)
 {
     const float lo = -104.0f; /* exp(-104) < half the smallest subnormal */
     const float hi = 89.0f;   /* exp(89) > FLT_MAX */
     float xc = x < lo ? lo : x;
     xc = xc > hi ? hi : xc;                    /* NaN passes both selects */
-    const float magic = 12582912.0f;           /* 1.5 * 2^23 */
-    float t = xc * 1.44269504088896341f + magic;
-    int32_t k = fx_bits_of_f32(t) - fx_bits_of_f32(magic);
-    float kf = t - magic;
-    /* Cody-Waite: ln2_hi has 11 significant bits so k * ln2_hi is exact */
-    float r = xc - kf * 0.693359375f;
-    r = r + kf * 2.12194440e-4f;
-    float r2 = r * r;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r2 + r + 1.0f;
+    int32_t k;
+    float p = fx_exp_core_f32(xc, &k);
     int32_t k1 = k >> 1;
     int32_t k2 = k - k1;
-    float s1 = fx_f32_from_bits((k1 + 127) << 23);
-    float s2 = fx_f32_from_bits((k2 + 127) << 23);
-    float y = (p * s1) * s2;
+    float y = (p * fx_f32_from_bits((k1 + 127) << 23)) * fx_f32_from_bits((k2 + 127) << 23);
     return x < lo ? 0.0f : y;
 }
 
@@ -79,57 +108,24 @@ static inline FX_ALWAYS_INLINE float fx_exp_nonpos_f32(float x)
 {
     const float lo = -87.33654f;               /* log(2^-126) */
     float xc = x < lo ? lo : x;
-    const float magic = 12582912.0f;
-    float t = xc * 1.44269504088896341f + magic;
-    int32_t k = fx_bits_of_f32(t) - fx_bits_of_f32(magic);
-    float kf = t - magic;
-    float r = xc - kf * 0.693359375f;
-    r = r + kf * 2.12194440e-4f;
-    float r2 = r * r;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r2 + r + 1.0f;
+    int32_t k;
+    float p = fx_exp_core_f32(xc, &k);
     float y = p * fx_f32_from_bits((k + 127) << 23);
     return x < lo ? 0.0f : y;
 }
 
-/* exp(x) in float64: same scheme, Taylor polynomial of degree 13 on
- * |r| <= ln2/2 (truncation error < 0.05 ulp). */
+/* exp(x) in float64: same scheme. */
 static inline FX_ALWAYS_INLINE double fx_exp_f64(double x)
 {
     const double lo = -746.0;  /* exp(-746) < half the smallest subnormal */
     const double hi = 710.0;   /* exp(710) > DBL_MAX */
     double xc = x < lo ? lo : x;
     xc = xc > hi ? hi : xc;
-    const double magic = 6755399441055744.0;   /* 1.5 * 2^52 */
-    double t = xc * 1.4426950408889634074 + magic;
-    int64_t k = fx_bits_of_f64(t) - fx_bits_of_f64(magic);
-    double kf = t - magic;
-    /* fdlibm's split of ln2: ln2_hi has 32 significant bits */
-    double r = xc - kf * 6.93147180369123816490e-01;
-    r = r - kf * 1.90821492927058770002e-10;
-    double p = 1.0 / 6227020800.0;           /* 1/13! */
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * (r * r) + r + 1.0;
+    int64_t k;
+    double p = fx_exp_core_f64(xc, &k);
     int64_t k1 = k >> 1;
     int64_t k2 = k - k1;
-    double s1 = fx_f64_from_bits((k1 + 1023) << 52);
-    double s2 = fx_f64_from_bits((k2 + 1023) << 52);
-    double y = (p * s1) * s2;
+    double y = (p * fx_f64_from_bits((k1 + 1023) << 52)) * fx_f64_from_bits((k2 + 1023) << 52);
     return x < lo ? 0.0 : y;
 }
 
@@ -138,25 +134,8 @@ static inline FX_ALWAYS_INLINE double fx_exp_nonpos_f64(double x)
 {
     const double lo = -708.3964185322641;      /* log(2^-1022) */
     double xc = x < lo ? lo : x;
-    const double magic = 6755399441055744.0;
-    double t = xc * 1.4426950408889634074 + magic;
-    int64_t k = fx_bits_of_f64(t) - fx_bits_of_f64(magic);
-    double kf = t - magic;
-    double r = xc - kf * 6.93147180369123816490e-01;
-    r = r - kf * 1.90821492927058770002e-10;
-    double p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * (r * r) + r + 1.0;
+    int64_t k;
+    double p = fx_exp_core_f64(xc, &k);
     double y = p * fx_f64_from_bits((k + 1023) << 52);
     return x < lo ? 0.0 : y;
 }
