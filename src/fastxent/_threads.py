@@ -69,6 +69,10 @@ def get_num_threads() -> int:
 
 
 def resolve(num_threads) -> int:
+    """The thread count of a call (written for speed: it runs on every call)."""
     if num_threads is None:
-        return get_num_threads()
+        if _global_threads is not None:
+            return _global_threads
+        n = _kernels.omp_max_threads()
+        return n if n < _USABLE_CPUS else _USABLE_CPUS
     return _check(num_threads, "num_threads")
