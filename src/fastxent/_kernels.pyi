@@ -53,6 +53,7 @@ def xent(
     gs_inner: int,
     grad_mean: bool,
     nthreads: int,
+    mode: int = ...,
 ) -> Tuple[float, float, int]: ...
 def math_eval(fn: int, inp: _Array, out: _Array) -> None: ...
 def bce(
@@ -72,21 +73,6 @@ def bce(
     probs: bool,
     nthreads: int,
 ) -> Tuple[float, int]: ...
-def softmax(
-    x: _Array,
-    outer: int,
-    C: int,
-    inner: int,
-    xs_outer: int,
-    xs_class: int,
-    xs_inner: int,
-    out: _Array,
-    os_outer: int,
-    os_class: int,
-    os_inner: int,
-    mode: int,
-    nthreads: int,
-) -> None: ...
 def info(
     pa: _Array,
     outer: int,

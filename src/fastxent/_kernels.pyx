@@ -6,7 +6,6 @@ of the compute dtype, strides in elements and checked arguments. Every kernel
 runs with the GIL released.
 """
 from libc.stdint cimport int64_t
-from libc.string cimport memset
 cimport numpy as cnp
 
 cnp.import_array()
@@ -139,9 +138,11 @@ def xent(cnp.ndarray x, int64_t outer, int64_t C, int64_t inner,
          object y, int64_t ys_outer, int64_t ys_class, int64_t ys_inner,
          object labels, int64_t ignore_index, object weight, double smoothing,
          object loss_out, object grad, int64_t gs_outer, int64_t gs_class,
-         int64_t gs_inner, bint grad_mean, int nthreads):
-    """Softmax cross-entropy over (outer, C, inner).
+         int64_t gs_inner, bint grad_mean, int nthreads, int mode=0):
+    """The row kernels over (outer, C, inner).
 
+    mode 0: softmax cross-entropy. Without a target, mode 1 writes logsumexp
+    per row into loss_out; 2 and 3 write log_softmax / softmax into grad.
     Returns (loss sum, mean denominator, first bad label's flat index or -1).
     """
     cdef fx_xent_problem p
@@ -170,7 +171,7 @@ def xent(cnp.ndarray x, int64_t outer, int64_t C, int64_t inner,
     p.gs_inner = gs_inner
     p.grad_scale = 1.0
     p.grad_mean = grad_mean
-    p.mode = 0   # FX_XENT
+    p.mode = mode   # enum fx_row_mode
     with nogil:
         rc = fx_xent(&p, dt, nthreads, res)
     if rc != 0:
@@ -217,39 +218,6 @@ def bce(cnp.ndarray x, cnp.ndarray y, int64_t L, object w, int64_t ws_row,
     if rc != 0:
         _no_memory()
     return res[0], (-1 if res[1] == float("inf") else <int64_t>res[1])
-
-
-def softmax(cnp.ndarray x, int64_t outer, int64_t C, int64_t inner,
-            int64_t xs_outer, int64_t xs_class, int64_t xs_inner,
-            cnp.ndarray out, int64_t os_outer, int64_t os_class, int64_t os_inner,
-            int mode, int nthreads):
-    """The row kernels without a target. mode 1: logsumexp per row into out
-    (contiguous over rows); 2: log_softmax; 3: softmax (out with its strides)."""
-    cdef fx_xent_problem p
-    cdef double res[3]
-    cdef int rc
-    cdef int dt = _dtype_code(x)
-    memset(&p, 0, sizeof(p))
-    p.outer = outer
-    p.C = C
-    p.inner = inner
-    p.x = cnp.PyArray_DATA(x)
-    p.xs_outer = xs_outer
-    p.xs_class = xs_class
-    p.xs_inner = xs_inner
-    p.grad_scale = 1.0
-    p.mode = mode
-    if mode == 1:
-        p.loss_out = cnp.PyArray_DATA(out)
-    else:
-        p.grad = cnp.PyArray_DATA(out)
-        p.gs_outer = os_outer
-        p.gs_class = os_class
-        p.gs_inner = os_inner
-    with nogil:
-        rc = fx_xent(&p, dt, nthreads, res)
-    if rc != 0:
-        _no_memory()
 
 
 def info(cnp.ndarray pa, int64_t outer, int64_t C, int64_t inner,

@@ -41,8 +41,8 @@ def _normalise(x, axis, out, num_threads, mode):
         a = a.copy()  # partial overlap: read from a copy (exact aliasing is fine)
     a, (outer, C, inner, xso, xsc, xsi) = layout_of(a, ax)
     if a.size:
-        _kernels.softmax(a, outer, C, inner, xso, xsc, xsi,
-                         buf, olay[3], olay[4], olay[5], mode, nthreads)
+        _kernels.xent(a, outer, C, inner, xso, xsc, xsi, None, 0, 0, 0, None, 0, None,
+                      0.0, None, buf, olay[3], olay[4], olay[5], False, nthreads, mode)
     if buf is not res:
         np.copyto(res, buf)
     return res
@@ -139,6 +139,6 @@ def logsumexp(x, axis=-1, *, num_threads=None):
     if C == 0:
         res.fill(-np.inf)       # the sum of no exps is 0
     elif res.size:
-        _kernels.softmax(a, outer, C, inner, xso, xsc, xsi, res, 0, 0, 0,
-                         _LOGSUMEXP, nthreads)
+        _kernels.xent(a, outer, C, inner, xso, xsc, xsi, None, 0, 0, 0, None, 0, None,
+                      0.0, res, None, 0, 0, 0, False, nthreads, _LOGSUMEXP)
     return res[()] if res.ndim == 0 else res
