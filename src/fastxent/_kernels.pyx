@@ -74,9 +74,6 @@ cdef extern from "fx_api.h" nogil:
     int fx_forked_serial()
     int fx_openmp_version()
     int64_t fx_row_chunk(int dtype)
-    int64_t fx_check_labels(const int64_t *labels, int64_t n, int64_t C,
-                            int64_t ignore_index, const void *weight, int dtype,
-                            double *weight_sum)
     int fx_xent(fx_xent_problem *p, int dtype, int nthreads, double *result)
     void fx_math_eval(int fn, int dtype, const void *inp, void *out, int64_t n)
 
@@ -118,19 +115,6 @@ def build_info():
         "forked_serial": bool(fx_forked_serial()),
         "row_chunk": {"float32": fx_row_chunk(0), "float64": fx_row_chunk(1)},
     }
-
-
-def check_labels(cnp.ndarray labels, int64_t C, int64_t ignore_index, object weight):
-    """Return (first bad flat index or -1, weight sum over counted labels)."""
-    cdef double wsum = 0.0
-    cdef int64_t bad
-    cdef const int64_t *lab = <const int64_t *>cnp.PyArray_DATA(labels)
-    cdef int64_t n = cnp.PyArray_SIZE(labels)
-    cdef const void *w = _ptr(weight)
-    cdef int dt = 0 if weight is None else _dtype_code(<cnp.ndarray>weight)
-    with nogil:
-        bad = fx_check_labels(lab, n, C, ignore_index, w, dt, &wsum)
-    return bad, wsum
 
 
 def xent(cnp.ndarray x, int64_t outer, int64_t C, int64_t inner,
