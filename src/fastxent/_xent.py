@@ -198,18 +198,13 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     gs = (0, 0, 0)
     if want_grad:
         if grad_out is not None:
-            grad = check_grad_out(grad_out, shape, dt,
-                                  (("logits", logits), ("target", target), ("weight", weight)))
+            check_grad_out(grad_out, shape, dt,
+                           (("logits", logits), ("target", target), ("weight", weight)))
+        grad = grad_out if grad_out is not None else np.empty_like(x)
+        lay = as_outer_class_inner(grad, ax)
+        if lay is None:  # strides no single walk fits: a C-ordered temporary, copied at the end
+            grad = np.empty(shape, dtype=dt)
             lay = as_outer_class_inner(grad, ax)
-            if lay is None:  # unusual strides: compute into a temporary, then copy
-                grad = np.empty_like(x)
-                lay = as_outer_class_inner(grad, ax)
-        else:
-            grad = np.empty_like(x)
-            lay = as_outer_class_inner(grad, ax)
-            if lay is None:
-                grad = np.empty(shape, dtype=dt)
-                lay = as_outer_class_inner(grad, ax)
         gs = lay[3:]
 
     total, denom, bad = _kernels.xent(x, outer, C, inner, xso, xsc, xsi,
