@@ -85,6 +85,9 @@ const char *fx_isa_name(int isa);
 /* Threading facts of the build. */
 int fx_have_openmp(void);
 int fx_omp_max_threads(void);
+/* The CPUs this process may use; a kernel's default thread count (nthreads
+ * <= 0) is min(omp_get_max_threads(), this). */
+void fx_set_cpu_cap(int n);
 const char *fx_compiler(void);
 /* 1 in a child forked after this process ran threaded kernels: every
  * kernel then runs on the calling thread (libgomp cannot be used there). */

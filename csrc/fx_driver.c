@@ -181,9 +181,23 @@ int64_t fx_check_labels(const int64_t *labels, int64_t n, int64_t C,
     return -1;
 }
 
+/* CPUs the process may use (its affinity), set once at import. */
+static int fx_cpu_cap = 0;
+
+void fx_set_cpu_cap(int n)
+{
+    fx_cpu_cap = n;
+}
+
+/* nthreads <= 0 means the default: min(omp_get_max_threads(), CPUs), where
+ * omp_get_max_threads() carries OMP_NUM_THREADS and threadpoolctl's limit. */
 static int fx_threads_for(int64_t work, int nthreads, int64_t nblocks)
 {
-    if (nthreads < 1 || fx_serial_after_fork) nthreads = 1;
+    if (nthreads <= 0) {
+        nthreads = fx_omp_max_threads();
+        if (fx_cpu_cap > 0 && nthreads > fx_cpu_cap) nthreads = fx_cpu_cap;
+    }
+    if (fx_serial_after_fork) nthreads = 1;
     if (work < FX_SERIAL_WORK) return 1;
     if (nblocks < nthreads) nthreads = (int)nblocks;
     return nthreads < 1 ? 1 : nthreads;

@@ -70,6 +70,7 @@ cdef extern from "fx_api.h" nogil:
     const char *fx_isa_name(int isa)
     int fx_have_openmp()
     int fx_omp_max_threads()
+    void fx_set_cpu_cap(int n)
     const char *fx_compiler()
     int fx_forked_serial()
     int fx_openmp_version()
@@ -95,6 +96,11 @@ cdef inline _no_memory():
 def select_isa(int requested):
     """Use ISA level `requested` (or the best supported if it is higher)."""
     return fx_select_isa(requested)
+
+
+def set_cpu_cap(int n):
+    """The CPUs this process may use: caps the default thread count."""
+    fx_set_cpu_cap(n)
 
 
 def omp_max_threads():

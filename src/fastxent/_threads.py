@@ -20,6 +20,7 @@ def usable_cpus() -> int:
 
 
 _USABLE_CPUS = usable_cpus()
+_kernels.set_cpu_cap(_USABLE_CPUS)
 
 
 def _check(n, name: str) -> int:
@@ -69,10 +70,8 @@ def get_num_threads() -> int:
 
 
 def resolve(num_threads) -> int:
-    """The thread count of a call (written for speed: it runs on every call)."""
+    """The thread count handed to a kernel; 0 lets the kernel apply the
+    default policy of get_num_threads() (it runs on every call: kept short)."""
     if num_threads is None:
-        if _global_threads is not None:
-            return _global_threads
-        n = _kernels.omp_max_threads()
-        return n if n < _USABLE_CPUS else _USABLE_CPUS
+        return _global_threads or 0
     return _check(num_threads, "num_threads")

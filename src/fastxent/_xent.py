@@ -20,7 +20,7 @@ from ._validation import (
 
 _INT64 = np.dtype(np.int64)
 _I64_MAX = int(np.iinfo(np.int64).max)
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)   # NumPy's singletons
 _REDUCTIONS = ("mean", "sum", "none")
 _prod = math.prod
 
@@ -121,7 +121,8 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     """
     # Fast paths keep a small call cheap; every check still runs.
     x = logits
-    if type(x) is not np.ndarray or x.dtype not in _FLOATS or not x.flags.aligned:
+    if type(x) is not np.ndarray or not (x.dtype is _F32 or x.dtype is _F64) \
+            or not x.flags.aligned:
         x = as_float_array(logits, "logits")
     ndim = x.ndim
     if ndim == 0:
@@ -171,8 +172,11 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
 
     want_grad = bool(return_grad) or grad_out is not None
     if x.flags.c_contiguous:
-        inner = _prod(shape[ax + 1:])
-        outer = _prod(shape[:ax])
+        if ndim == 2 and ax == 1:
+            outer, inner = shape[0], 1
+        else:
+            inner = _prod(shape[ax + 1:])
+            outer = _prod(shape[:ax])
         xso, xsc, xsi = C * inner, inner, 1
     else:
         x, (outer, _, inner, xso, xsc, xsi) = layout_of(x, ax)
@@ -185,7 +189,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
         ys = lay[3:]
     else:
         labels = t if (t.dtype == _INT64 and t.flags.c_contiguous) else _labels_as_int64(t)
-        if ignore > _I64_MAX or ignore < -_I64_MAX - 1:
+        if ignore != -100 and (ignore > _I64_MAX or ignore < -_I64_MAX - 1):
             # cannot equal any int64 label; any stand-in outside [0, C) works
             # as long as no label takes its value
             ignore = -_I64_MAX - 1
