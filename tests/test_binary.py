@@ -17,6 +17,7 @@ from hypothesis import assume, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastxent
+from _layouts import LAYOUTS, relayout
 from fastxent import reference as R
 
 INF = np.inf
@@ -549,32 +550,6 @@ def test_bce_probs_first_bad_value_wins_across_arguments(isa):
 
 # --------------------------------------------------------------------------
 # layouts, dtypes, empty and 0-d inputs
-
-
-def relayout(a, how):
-    """The same values as `a` in another memory layout."""
-    if how == "contiguous":
-        return a
-    if how == "strided":
-        big = np.zeros(a.shape[:-1] + (a.shape[-1] * 2,), dtype=a.dtype)
-        big[..., ::2] = a
-        return big[..., ::2]
-    if how == "transposed":
-        return np.ascontiguousarray(a.T).T
-    if how == "fortran":
-        return np.asfortranarray(a)
-    if how == "reversed":
-        return np.ascontiguousarray(a[::-1])[::-1]
-    if how == "byteswapped":
-        return a.astype(a.dtype.newbyteorder("S"))
-    if how == "readonly":
-        b = a.copy()
-        b.flags.writeable = False
-        return b
-    raise AssertionError(how)
-
-
-LAYOUTS = ["strided", "transposed", "fortran", "reversed", "byteswapped", "readonly"]
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

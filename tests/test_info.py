@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import fastxent
+from _layouts import LAYOUTS, relayout
 from fastxent import reference as R
 
 try:
@@ -116,36 +117,6 @@ def test_kl_broadcasting_and_mixed_dtypes(isa, rng, shapes, dtypes):
         want = R.kl_divergence(f64(p), f64(q), axis)
         check_type(got, np.broadcast_shapes(p.shape, q.shape), axis, rd)
         assert_close(got, want, rtol_for(rd))
-
-
-LAYOUTS = ["strided", "transposed", "fortran", "reversed", "byteswapped", "readonly",
-           "misaligned"]
-
-
-def relayout(a, how):
-    """The same values as `a` in another memory layout."""
-    if how == "strided":
-        big = np.zeros(a.shape[:-1] + (a.shape[-1] * 3,), dtype=a.dtype)
-        big[..., ::3] = a
-        return big[..., ::3]
-    if how == "transposed":
-        return np.ascontiguousarray(a.T).T
-    if how == "fortran":
-        return np.asfortranarray(a)
-    if how == "reversed":
-        return np.ascontiguousarray(a[::-1, ..., ::-1])[::-1, ..., ::-1]
-    if how == "byteswapped":
-        return a.astype(a.dtype.newbyteorder("S"))
-    if how == "readonly":
-        b = a.copy()
-        b.flags.writeable = False
-        return b
-    if how == "misaligned":
-        raw = np.zeros(a.nbytes + 1, dtype=np.uint8)
-        b = raw[1:].view(a.dtype).reshape(a.shape)
-        b[...] = a
-        return b
-    raise AssertionError(how)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

@@ -15,6 +15,7 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastxent
+from _layouts import LAYOUTS, relayout
 from fastxent import reference as R
 
 try:
@@ -109,37 +110,6 @@ def test_matches_reference(isa, rng, dtype, case):
         check_type(got, name, x, axis, dtype)
         assert_close(got, oracle(name, x, axis), rtol_for(dtype))
     assert x.tobytes() == before
-
-
-LAYOUTS = ["strided", "transposed", "fortran", "reversed", "byteswapped", "readonly",
-           "misaligned"]
-
-
-def relayout(a, how):
-    """The same values as `a` in another memory layout."""
-    if how == "strided":
-        big = np.zeros(a.shape[:-1] + (a.shape[-1] * 3,), dtype=a.dtype)
-        big[..., ::3] = a
-        return big[..., ::3]
-    if how == "transposed":
-        return np.ascontiguousarray(a.T).T
-    if how == "fortran":
-        return np.asfortranarray(a)
-    if how == "reversed":
-        return np.ascontiguousarray(a[::-1, ..., ::-1])[::-1, ..., ::-1]
-    if how == "byteswapped":
-        return a.astype(a.dtype.newbyteorder("S"))
-    if how == "readonly":
-        b = a.copy()
-        b.flags.writeable = False
-        return b
-    if how == "misaligned":
-        raw = np.zeros(a.nbytes + 1, dtype=np.uint8)
-        b = raw[1:].view(a.dtype).reshape(a.shape)
-        b[...] = a
-        assert not b.flags.aligned or a.itemsize == 1
-        return b
-    raise AssertionError(how)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
