@@ -3,18 +3,22 @@
  * helper below is compiled (and inlined) for that ISA. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include "fx_isa.h"
 #include "fx_math.h"
 
-/* rows up to this many classes take the across-rows (transposed) path */
 /* rows handled together by one vector log in the row kernel */
 #define FX_GROUP 16
 
+/* contiguous rows up to this many classes take the across-rows path, in
+ * tiles of FX_TROWS rows transposed into buffers (32 KiB each) */
 #ifndef FX_SMALL_C
-#define FX_SMALL_C 32
+#define FX_SMALL_C 128
 #endif
 
 #define FX_T float
+#define FX_TBYTES 4
+#define FX_TROWS 64
 #define FX_SFX f32
 #define FX_EXP fx_exp_f32
 #define FX_EXP_SUM fx_exp_nonpos_f32
@@ -24,11 +28,14 @@
 #define FX_CHUNK FX_CHUNK_F32
 #define FX_TINY 1.17549435e-38f
 #define FX_HUGE 3.40282347e+38f
+#include "fx_transpose_tmpl.h"
 #include "fx_xent_tmpl.h"
 #include "fx_math_tmpl.h"
 #include "fx_binary_tmpl.h"
 #include "fx_info_tmpl.h"
 #undef FX_T
+#undef FX_TBYTES
+#undef FX_TROWS
 #undef FX_SFX
 #undef FX_EXP
 #undef FX_EXP_SUM
@@ -40,6 +47,8 @@
 #undef FX_HUGE
 
 #define FX_T double
+#define FX_TBYTES 8
+#define FX_TROWS 32
 #define FX_SFX f64
 #define FX_EXP fx_exp_f64
 #define FX_EXP_SUM fx_exp_nonpos_f64
@@ -49,11 +58,14 @@
 #define FX_CHUNK FX_CHUNK_F64
 #define FX_TINY 2.2250738585072014e-308
 #define FX_HUGE 1.7976931348623157e+308
+#include "fx_transpose_tmpl.h"
 #include "fx_xent_tmpl.h"
 #include "fx_math_tmpl.h"
 #include "fx_binary_tmpl.h"
 #include "fx_info_tmpl.h"
 #undef FX_T
+#undef FX_TBYTES
+#undef FX_TROWS
 #undef FX_SFX
 #undef FX_EXP
 #undef FX_EXP_SUM

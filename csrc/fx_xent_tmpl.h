@@ -554,39 +554,27 @@ static double FX_FN(xent_rows_strided)(
     return total;
 }
 
-/* Short contiguous rows: a within-row vector loop would be mostly tail, so
- * tiles of rows are transposed into class-major buffers and handled across
- * rows by xent_rows_strided; the gradient is transposed back. */
+/* Short contiguous rows: a within-row vector loop would be mostly tail and
+ * horizontal reductions, so tiles of FX_TROWS rows are transposed into
+ * class-major buffers (see fx_transpose_tmpl.h) and handled across rows by
+ * xent_rows_strided; the gradient is transposed back. */
 static double FX_FN(xent_rows_short)(
     const FX_FN(xent_ctx) *k, int64_t n,
     const FX_T *x, int64_t xrs, const FX_T *y, int64_t yrs,
     const int64_t *lab, FX_T *lout, FX_T *g, int64_t grs)
 {
     const int64_t C = k->C;
-    FX_T xb[FX_TILE * FX_SMALL_C], yb[FX_TILE * FX_SMALL_C], gb[FX_TILE * FX_SMALL_C];
+    FX_T xb[FX_TROWS * FX_SMALL_C], yb[FX_TROWS * FX_SMALL_C], gb[FX_TROWS * FX_SMALL_C];
     double total = 0.0;
-    for (int64_t t0 = 0; t0 < n; t0 += FX_TILE) {
-        const int64_t nt = n - t0 < FX_TILE ? n - t0 : FX_TILE;
-        for (int64_t j = 0; j < nt; j++) {
-            const FX_T *xr = x + (t0 + j) * xrs;
-            for (int64_t c = 0; c < C; c++) xb[c * nt + j] = xr[c];
-        }
-        if (y != NULL) {
-            for (int64_t j = 0; j < nt; j++) {
-                const FX_T *yr = y + (t0 + j) * yrs;
-                for (int64_t c = 0; c < C; c++) yb[c * nt + j] = yr[c];
-            }
-        }
+    for (int64_t t0 = 0; t0 < n; t0 += FX_TROWS) {
+        const int64_t nt = n - t0 < FX_TROWS ? n - t0 : FX_TROWS;
+        FX_FN(transpose)(x + t0 * xrs, xrs, xb, nt, nt, C);
+        if (y != NULL) FX_FN(transpose)(y + t0 * yrs, yrs, yb, nt, nt, C);
         total += FX_FN(xent_rows_strided)(k, nt, xb, 1, nt, y != NULL ? yb : NULL, 1, nt,
                                           lab != NULL ? lab + t0 : NULL,
                                           lout != NULL ? lout + t0 : NULL,
                                           g != NULL ? gb : NULL, 1, nt);
-        if (g != NULL) {
-            for (int64_t j = 0; j < nt; j++) {
-                FX_T *gr = g + (t0 + j) * grs;
-                for (int64_t c = 0; c < C; c++) gr[c] = gb[c * nt + j];
-            }
-        }
+        if (g != NULL) FX_FN(transpose)(gb, nt, g + t0 * grs, grs, C, nt);
     }
     return total;
 }

@@ -172,6 +172,19 @@ def test_matches_reference(isa, rng, dtype, layout, kind, weighted, smoothing):
     check_against_oracle(logits, target, **kw)
 
 
+# Row lengths around the vector width (1 to 16 lanes) and the limit of the
+# transposed short-row path (FX_SMALL_C = 128), with row counts around its
+# tiles (64 rows in float32, 32 in float64): every block and overlap case of
+# the tile transposition, for the loss and the gradient.
+@pytest.mark.parametrize("kind", ["index", "soft"])
+@pytest.mark.parametrize("C", [2, 3, 4, 5, 8, 9, 16, 17, 33, 64, 100, 128, 129])
+@pytest.mark.parametrize("N", [1, 5, 31, 33, 65, 150])
+@pytest.mark.parametrize("dtype", [F32, F64], ids=str)
+def test_row_lengths_and_tile_edges(isa, rng, dtype, N, C, kind):
+    logits, target, kw = make_case(rng, (N, C), -1, dtype, kind, weighted=True, smoothing=0.1)
+    check_against_oracle(logits, target, reductions=("none",), **kw)
+
+
 def torch_cross_entropy(torch, logits, target, reduction, axis=-1, weight=None, **kw):
     """PyTorch's loss and d(loss, or sum of losses)/d(logits), class axis moved to 1."""
     axis %= logits.ndim
