@@ -185,6 +185,57 @@ def test_row_lengths_and_tile_edges(isa, rng, dtype, N, C, kind):
     check_against_oracle(logits, target, reductions=("none",), **kw)
 
 
+# The common call (2-D logits, int64 labels, defaults but the reduction) runs
+# through one C call (_kernels.xent_plain); passing num_threads explicitly
+# takes the general path, which must give the same bits and the same errors.
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("shape", [(64, 10), (0, 5), (3, 1), (300, 200), (5000, 40)])
+@pytest.mark.parametrize("dtype", [F32, F64], ids=str)
+def test_plain_call_matches_the_general_path(isa, rng, dtype, shape, reduction):
+    logits = rng.normal(scale=3.0, size=shape).astype(dtype)
+    labels = rng.integers(0, shape[1], size=shape[0])
+    labels[::7] = -100
+    keep = Unchanged(logits, labels)
+    got = fx(logits, labels, reduction=reduction)
+    want = fx(logits, labels, reduction=reduction, num_threads=fastxent.get_num_threads())
+    assert type(got) is type(want) and got.dtype == dtype
+    np.testing.assert_array_equal(got, want, strict=True)
+    assert_close(got, oracle(logits, labels, reduction=reduction), dtype)
+    keep.check()
+    if shape[0]:
+        labels[shape[0] // 2] = shape[1]
+        with pytest.raises(IndexError) as plain:
+            fx(logits, labels, reduction=reduction)
+        with pytest.raises(IndexError) as general:
+            fx(logits, labels, reduction=reduction, num_threads=1)
+        assert str(plain.value) == str(general.value)
+        assert f"class index {shape[1]} at position ({shape[0] // 2},)" in str(plain.value)
+
+
+def test_plain_call_declines_other_arrays(rng):
+    """Inputs that the plain path does not take give the general path's results."""
+    x = rng.normal(size=(20, 6)).astype(np.float32)
+    labels = rng.integers(0, 6, size=20)
+    want = fx(x, labels, num_threads=1)
+    others = [
+        (np.asfortranarray(x), labels),
+        (x.astype(x.dtype.newbyteorder()), labels),
+        (x, labels.astype(np.int32)),
+        (x, labels.astype(labels.dtype.newbyteorder())),
+        (x.view(np.ndarray).view(type("Sub", (np.ndarray,), {})), labels),
+        (x.tolist(), labels),
+    ]
+    for xa, la in others:
+        assert fastxent._kernels.xent_plain(xa, la, True, 0) is None
+        # a list of floats computes in float64
+        cdt = F64 if isinstance(xa, list) else F32
+        assert_close(fx(xa, la), want.astype(np.float64), cdt, rtol=2e-6)
+    with pytest.raises(ValueError, match=r"target: class indices must have"):
+        fx(x, labels[:-1])
+    with pytest.raises(ValueError, match=r"logits: the class axis 1 has length 0"):
+        fx(np.zeros((3, 0), np.float32), np.zeros(3, np.int64))
+
+
 def torch_cross_entropy(torch, logits, target, reduction, axis=-1, weight=None, **kw):
     """PyTorch's loss and d(loss, or sum of losses)/d(logits), class axis moved to 1."""
     axis %= logits.ndim

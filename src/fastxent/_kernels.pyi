@@ -53,6 +53,9 @@ def xent(
     nthreads: int,
     mode: int = ...,
 ) -> Tuple[float, float, int]: ...
+def xent_plain(
+    logits: object, target: object, mean: bool, nthreads: int
+) -> Optional[np.generic | int]: ...
 def math_eval(fn: int, inp: _Array, out: _Array) -> None: ...
 def bce(
     x: _Array,

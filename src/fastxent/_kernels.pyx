@@ -10,6 +10,9 @@ cimport numpy as cnp
 
 cnp.import_array()
 
+cdef extern from "numpy/arrayobject.h":
+    object PyArray_Scalar(void *data, cnp.PyArray_Descr *descr, object base)
+
 cdef extern from "fx_api.h" nogil:
     ctypedef struct fx_xent_problem:
         int64_t outer, C, inner
@@ -167,6 +170,74 @@ def xent(cnp.ndarray x, int64_t outer, int64_t C, int64_t inner,
     if rc != 0:
         _no_memory()
     return res[0], res[1], <int64_t>res[2]
+
+
+cdef inline bint _plain(object a, int typenum, int ndim):
+    """a is an exact ndarray of typenum, native order, aligned, C-contiguous."""
+    if type(a) is not cnp.ndarray:
+        return False
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    return (cnp.PyArray_TYPE(arr) == typenum and cnp.PyArray_NDIM(arr) == ndim
+            and cnp.PyArray_ISCARRAY_RO(arr) and cnp.PyArray_ISNOTSWAPPED(arr))
+
+
+def xent_plain(object logits, object target, bint mean, int nthreads):
+    """cross_entropy's common case in one C call: 2-D float32/float64
+    C-ordered logits, 1-D int64 labels, no options but the reduction (mean or
+    sum) and the default ignore_index. Returns the loss as a NumPy scalar of
+    the logits' dtype, the flat index of the first bad label as an int, or
+    None when the arguments are not this case (the caller checks them all)."""
+    cdef fx_xent_problem p
+    cdef double res[3]
+    cdef int rc, dt
+    cdef double v
+    cdef float v32
+    if _plain(logits, cnp.NPY_FLOAT32, 2):
+        dt = 0
+    elif _plain(logits, cnp.NPY_FLOAT64, 2):
+        dt = 1
+    else:
+        return None
+    if not _plain(target, cnp.NPY_INT64, 1):
+        return None
+    cdef cnp.ndarray x = <cnp.ndarray>logits
+    cdef cnp.ndarray t = <cnp.ndarray>target
+    cdef int64_t N = cnp.PyArray_DIM(x, 0), C = cnp.PyArray_DIM(x, 1)
+    if C < 1 or cnp.PyArray_DIM(t, 0) != N:
+        return None
+    p.outer = N
+    p.C = C
+    p.inner = 1
+    p.x = cnp.PyArray_DATA(x)
+    p.xs_outer = C
+    p.xs_class = 1
+    p.xs_inner = 1
+    p.y = NULL
+    p.ys_outer = p.ys_class = p.ys_inner = 0
+    p.labels = <const int64_t *>cnp.PyArray_DATA(t)
+    p.ignore_index = -100
+    p.weight = NULL
+    p.smoothing = 0.0
+    p.loss_out = NULL
+    p.grad = NULL
+    p.gs_outer = p.gs_class = p.gs_inner = 0
+    p.grad_scale = 1.0
+    p.grad_mean = mean
+    p.mode = 0
+    with nogil:
+        rc = fx_xent(&p, dt, nthreads, res)
+    if rc != 0:
+        _no_memory()
+    if res[2] >= 0:
+        return <int64_t>res[2]
+    if mean:
+        v = res[0] / res[1] if res[1] != 0 else float("nan")
+    else:
+        v = res[0]
+    if dt == 0:
+        v32 = <float>v
+        return PyArray_Scalar(&v32, cnp.PyArray_DESCR(x), None)
+    return PyArray_Scalar(&v, cnp.PyArray_DESCR(x), None)
 
 
 def math_eval(int fn, cnp.ndarray inp, cnp.ndarray out):
