@@ -160,6 +160,25 @@ static inline FX_ALWAYS_INLINE void FX_FN(grad_chunk)(
 #undef FX_GV
 }
 
+/* Asks for the first min(n, FX_PREFETCH) elements of the next row to be
+ * brought into the cache, one request per 64-byte line, while the current
+ * row is computed: a row read straight from memory otherwise waits for the
+ * hardware prefetcher to ramp up in its max pass, and computes its exps
+ * with the memory idle. (Prefetching the next chunk of a long row, 4 or
+ * 16 KiB ahead, measured no faster.) */
+#define FX_PREFETCH (4096 / (int64_t)sizeof(FX_T))
+static inline void FX_FN(prefetch)(const FX_T *r, int64_t n)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    const char *p = (const char *)r;
+    const char *e = (const char *)(r + (n < FX_PREFETCH ? n : FX_PREFETCH));
+    for (; p < e; p += 64) __builtin_prefetch(p, 0, 3);
+#else
+    (void)r;
+    (void)n;
+#endif
+}
+
 /* First part of a row: the statistics above, in one read of the row. With
  * a gradient, stores exp(x - shift_k) in g and shift_k in shifts[k]. */
 static inline void FX_FN(xent_row_stats)(const FX_FN(xent_ctx) *k, const FX_T *x,
@@ -630,6 +649,7 @@ static double FX_FN(xent_block)(const fx_xent_problem *p, int64_t o, int64_t i0,
         for (int64_t j0 = 0; j0 < n; j0 += FX_GROUP) {
             const int64_t ng = n - j0 < FX_GROUP ? n - j0 : FX_GROUP;
             for (int64_t j = j0; j < j0 + ng; j++) {
+                if (j + 1 < n) FX_FN(prefetch)(x + (j + 1) * xrs, k.C);
                 if (FX_IGNORED(j)) {
                     sm1[j - j0] = 0.0;
                     continue;
