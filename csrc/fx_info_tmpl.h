@@ -60,6 +60,10 @@ static void FX_FN(info_block)(const void *vp, int64_t b, double *out)
     for (int64_t j = 0; j < n; j++) {
         const FX_T *pr = P + j * prs;
         const FX_T *qr = kl ? Q + j * qrs : NULL;
+        if (j + 1 < n && pcs == 1) {
+            FX_FN(prefetch)(pr + prs, C);   /* see fx_xent_tmpl.h */
+            if (kl && qcs == 1) FX_FN(prefetch)(qr + qrs, C);
+        }
         double total = 0.0;
         FX_T nbad = 0;
         if (pcs == 1 && (!kl || qcs == 1)) {
