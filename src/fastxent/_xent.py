@@ -6,7 +6,6 @@ import math
 import numpy as np
 
 from . import _kernels
-from . import _threads
 from ._threads import resolve as _resolve_threads
 from ._validation import (
     as_float_array,
@@ -123,12 +122,12 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     # The common case (2-D logits, int64 labels, defaults but the reduction)
     # is checked and run in one C call; anything else returns None from it
     # and takes the general path below.
-    if (weight is None and grad_out is None and return_grad is False and num_threads is None
+    if (weight is None and grad_out is None and return_grad is False
             and type(axis) is int and axis == -1
             and type(ignore_index) is int and ignore_index == -100
             and type(label_smoothing) is float and label_smoothing == 0.0
             and type(reduction) is str and (reduction == "mean" or reduction == "sum")):
-        r = _kernels.xent_plain(logits, target, reduction == "mean", _threads._global_threads or 0)
+        r = _kernels.xent_plain(logits, target, reduction == "mean", _resolve_threads(num_threads))
         if r is not None:
             if type(r) is int:
                 _raise_bad_label(target, r, logits.shape[1], ignore_index)
