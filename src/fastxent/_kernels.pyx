@@ -6,6 +6,7 @@ of the compute dtype, strides in elements and checked arguments. Every kernel
 runs with the GIL released.
 """
 from libc.stdint cimport int64_t
+from libc.string cimport memset
 cimport numpy as cnp
 
 cnp.import_array()
@@ -96,6 +97,15 @@ cdef inline _no_memory():
     raise MemoryError("fastxent: could not allocate the per-block results")
 
 
+cdef inline int _run_xent(fx_xent_problem *p, int dt, int nthreads, double *res) except -1:
+    cdef int rc
+    with nogil:
+        rc = fx_xent(p, dt, nthreads, res)
+    if rc != 0:
+        _no_memory()
+    return 0
+
+
 def select_isa(int requested):
     """Use ISA level `requested` (or the best supported if it is higher)."""
     return fx_select_isa(requested)
@@ -140,7 +150,6 @@ def xent(cnp.ndarray x, int64_t outer, int64_t C, int64_t inner,
     """
     cdef fx_xent_problem p
     cdef double res[3]
-    cdef int rc
     cdef int dt = _dtype_code(x)
     p.outer = outer
     p.C = C
@@ -165,10 +174,7 @@ def xent(cnp.ndarray x, int64_t outer, int64_t C, int64_t inner,
     p.grad_scale = 1.0
     p.grad_mean = grad_mean
     p.mode = mode   # enum fx_row_mode
-    with nogil:
-        rc = fx_xent(&p, dt, nthreads, res)
-    if rc != 0:
-        _no_memory()
+    _run_xent(&p, dt, nthreads, res)
     return res[0], res[1], <int64_t>res[2]
 
 
@@ -189,7 +195,7 @@ def xent_plain(object logits, object target, bint mean, int nthreads):
     None when the arguments are not this case (the caller checks them all)."""
     cdef fx_xent_problem p
     cdef double res[3]
-    cdef int rc, dt
+    cdef int dt
     cdef double v
     cdef float v32
     if _plain(logits, cnp.NPY_FLOAT32, 2):
@@ -205,29 +211,18 @@ def xent_plain(object logits, object target, bint mean, int nthreads):
     cdef int64_t N = cnp.PyArray_DIM(x, 0), C = cnp.PyArray_DIM(x, 1)
     if C < 1 or cnp.PyArray_DIM(t, 0) != N:
         return None
+    memset(&p, 0, sizeof(p))   # no target, weight, outputs or smoothing
     p.outer = N
     p.C = C
     p.inner = 1
     p.x = cnp.PyArray_DATA(x)
     p.xs_outer = C
-    p.xs_class = 1
-    p.xs_inner = 1
-    p.y = NULL
-    p.ys_outer = p.ys_class = p.ys_inner = 0
+    p.xs_class = p.xs_inner = 1
     p.labels = <const int64_t *>cnp.PyArray_DATA(t)
     p.ignore_index = -100
-    p.weight = NULL
-    p.smoothing = 0.0
-    p.loss_out = NULL
-    p.grad = NULL
-    p.gs_outer = p.gs_class = p.gs_inner = 0
     p.grad_scale = 1.0
     p.grad_mean = mean
-    p.mode = 0
-    with nogil:
-        rc = fx_xent(&p, dt, nthreads, res)
-    if rc != 0:
-        _no_memory()
+    _run_xent(&p, dt, nthreads, res)
     if res[2] >= 0:
         return <int64_t>res[2]
     if mean:
