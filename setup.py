@@ -4,6 +4,7 @@ All compiler flags live here. OpenMP is probed with the real compiler; where
 it is missing the build warns and the kernels run serially.
 """
 import os
+import shutil
 import sys
 import tempfile
 import textwrap
@@ -13,6 +14,7 @@ import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.sdist import sdist
 
 CSRC = ["csrc/fx_driver.c", "csrc/isa_baseline.c", "csrc/isa_avx2.c", "csrc/isa_avx512.c"]
 
@@ -82,6 +84,18 @@ class BuildExt(build_ext):
         super().build_extensions()
 
 
+class Sdist(sdist):
+    """The sdist without setuptools' egg-info copy: PKG-INFO at its top is
+    the metadata, and nothing generated ships (no Cython output either, see
+    MANIFEST.in)."""
+
+    def make_release_tree(self, base_dir, files):
+        super().make_release_tree(base_dir, files)
+        for name in os.listdir(os.path.join(base_dir, "src")):
+            if name.endswith(".egg-info"):
+                shutil.rmtree(os.path.join(base_dir, "src", name))
+
+
 ext = Extension(
     "fastxent._kernels",
     sources=["src/fastxent/_kernels.pyx"] + CSRC,
@@ -95,5 +109,5 @@ setup(
     ext_modules=cythonize([ext], language_level=3,
                           compiler_directives={"boundscheck": False, "wraparound": False,
                                                "cdivision": True, "embedsignature": True}),
-    cmdclass={"build_ext": BuildExt},
+    cmdclass={"build_ext": BuildExt, "sdist": Sdist},
 )
