@@ -4,32 +4,14 @@ num_threads, OMP_NUM_THREADS, CPU affinity and threadpoolctl's limits.
 Environment-dependent checks run in a fresh interpreter, because OpenMP reads
 OMP_NUM_THREADS once, when the runtime starts.
 """
-import json
 import os
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
 
 import fastxent
-from fastxent._threads import usable_cpus
+from _helpers import run_python_json as run_python, usable_cpus
 
-
-
-def run_python(code, **env_changes):
-    """Run `code` in a fresh interpreter; return its stdout parsed as JSON."""
-    env = dict(os.environ)
-    for key, value in env_changes.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env,
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture
