@@ -4,7 +4,9 @@
   execute (baseline/SSE2, avx2, avx512), switched in-process with
   ``set_isa`` of the package's config module (imported in tests/_helpers.py)
   and restored afterwards.
-* ``torch``: PyTorch, or a clean skip when it is not installed.
+* ``torch``, ``special`` (scipy.special), ``sk_log_loss``
+  (sklearn.metrics.log_loss): the peer library, or a clean skip when it is
+  not installed.
 * ``rng``: a NumPy Generator seeded from the test's id, so every test gets
   its own reproducible stream.
 
@@ -40,6 +42,16 @@ def isa(request):
 @pytest.fixture(scope="session")
 def torch():
     return pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="session")
+def special():
+    return pytest.importorskip("scipy.special")
+
+
+@pytest.fixture(scope="session")
+def sk_log_loss():
+    return pytest.importorskip("sklearn.metrics").log_loss
 
 
 @pytest.fixture

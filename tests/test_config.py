@@ -67,7 +67,7 @@ def test_fastxent_isa_environment_variable(level):
 
 
 def test_fastxent_isa_is_case_and_space_insensitive():
-    proc = run_python("import fastxent; print(fastxent._config.ISA)", FASTXENT_ISA=" BaseLine ")
+    proc = run_python(f"import {_config.__name__} as c; print(c.ISA)", FASTXENT_ISA=" BaseLine ")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "baseline"
 

@@ -15,10 +15,6 @@ from _helpers import INF, NAN, assert_close, relayout, rtol_for
 from fastxent import reference as R
 
 
-def sk_log_loss():
-    return pytest.importorskip("sklearn.metrics").log_loss
-
-
 LOG_LOSS_CASES = {
     "multiclass": lambda rng: (rng.integers(0, 4, 30), rng.dirichlet(np.ones(4), 30), {}),
     "weighted": lambda rng: (rng.integers(0, 4, 30), rng.dirichlet(np.ones(4), 30),
@@ -47,15 +43,14 @@ LOG_LOSS_CASES = {
 
 @pytest.mark.parametrize("case", list(LOG_LOSS_CASES))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_log_loss_matches_sklearn_and_reference(isa, rng, case, dtype):
-    sk = sk_log_loss()
+def test_log_loss_matches_sklearn_and_reference(isa, rng, case, dtype, sk_log_loss):
     y_true, y_prob, kwargs = LOG_LOSS_CASES[case](rng)
     y_prob = np.asarray(y_prob).astype(dtype)
     before = (y_true.tobytes(), y_prob.tobytes())
     got = fastxent.log_loss(y_true, y_prob, **kwargs)
     assert type(got) is np.dtype(dtype).type
     assert_close(got, R.log_loss(y_true, y_prob, **kwargs), rtol_for(dtype))
-    assert_close(got, sk(y_true, y_prob, **kwargs), 1e-11 if dtype == np.float64 else 1e-5)
+    assert_close(got, sk_log_loss(y_true, y_prob, **kwargs), 1e-11 if dtype == np.float64 else 1e-5)
     # any layout of y_prob
     if y_prob.ndim == 2:
         for layout in ("fortran", "strided", "reversed", "byteswapped", "misaligned"):
@@ -75,14 +70,13 @@ def test_log_loss_float16_and_lists(isa):
                  -np.mean(np.log([0.9, 0.8])), 1e-15)
 
 
-def test_log_loss_uses_the_dtype_eps_for_clipping(isa):
-    sk = sk_log_loss()
+def test_log_loss_uses_the_dtype_eps_for_clipping(isa, sk_log_loss):
     for dtype in (np.float32, np.float64):
         y_prob = np.array([[1.0, 0.0], [0.3, 0.7]], dtype=dtype)
         got = fastxent.log_loss([1, 1], y_prob, labels=[0, 1])
         eps = np.finfo(dtype).eps
         assert_close(got, (-np.log(eps) - np.log(0.7)) / 2, 1e-6)
-        assert_close(got, sk([1, 1], y_prob, labels=[0, 1]), 1e-6)
+        assert_close(got, sk_log_loss([1, 1], y_prob, labels=[0, 1]), 1e-6)
 
 
 LOG_LOSS_ERRORS = [
@@ -114,12 +108,11 @@ LOG_LOSS_ERRORS = [
 
 @pytest.mark.parametrize("args, kwargs", LOG_LOSS_ERRORS,
                          ids=[str(i) for i in range(len(LOG_LOSS_ERRORS))])
-def test_log_loss_errors_mirror_sklearn(isa, args, kwargs):
-    sk = sk_log_loss()
+def test_log_loss_errors_mirror_sklearn(isa, args, kwargs, sk_log_loss):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(Exception) as theirs:
-            sk(*args, **kwargs)
+            sk_log_loss(*args, **kwargs)
         # scikit-learn's own classes (InvalidParameterError) derive from the
         # builtin ones: compare the first builtin class
         expected = next(t for t in theirs.type.__mro__ if t.__module__ == "builtins")
@@ -127,26 +120,24 @@ def test_log_loss_errors_mirror_sklearn(isa, args, kwargs):
             fastxent.log_loss(*args, **kwargs)
 
 
-def test_log_loss_error_order_follows_sklearn(isa):
-    sk = sk_log_loss()
+def test_log_loss_error_order_follows_sklearn(isa, sk_log_loss):
     # several problems at once: the same one is reported first
     args = ([0, 1, 2], [[1.5, 0.5]] * 2)      # value > 1, and a length mismatch
     with pytest.raises(ValueError, match="greater than 1"):
-        sk(*args)
+        sk_log_loss(*args)
     with pytest.raises(ValueError, match="greater than 1"):
         fastxent.log_loss(*args)
     args = ([0, 1], [[2.0, -1.0]] * 2)        # > 1 is checked before < 0
     with pytest.raises(ValueError, match="greater than 1"):
-        sk(*args)
+        sk_log_loss(*args)
     with pytest.raises(ValueError, match="greater than 1"):
         fastxent.log_loss(*args)
 
 
-def test_log_loss_warns_when_rows_do_not_sum_to_one(isa):
-    sk = sk_log_loss()
+def test_log_loss_warns_when_rows_do_not_sum_to_one(isa, sk_log_loss):
     y_prob = [[0.2, 0.2], [0.5, 0.5]]
     with pytest.warns(UserWarning, match="sum to one"):
-        theirs = sk([0, 1], y_prob)
+        theirs = sk_log_loss([0, 1], y_prob)
     with pytest.warns(UserWarning, match="sum to one"):
         ours = fastxent.log_loss([0, 1], y_prob)
     assert_close(ours, theirs, 1e-12)
@@ -155,21 +146,20 @@ def test_log_loss_warns_when_rows_do_not_sum_to_one(isa):
         near = np.array([[0.3, 0.7 + off], [0.5, 0.5]], dtype=dtype)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            sk([0, 1], near)
+            sk_log_loss([0, 1], near)
             fastxent.log_loss([0, 1], near)
     # clearly off in float32 too
     with pytest.warns(UserWarning, match="sum to one"):
         fastxent.log_loss([0, 1], np.float32([[0.3, 0.8], [0.5, 0.5]]))
     with pytest.warns(UserWarning, match="sum to one"):
-        sk([0, 1], np.float32([[0.3, 0.8], [0.5, 0.5]]))
+        sk_log_loss([0, 1], np.float32([[0.3, 0.8], [0.5, 0.5]]))
 
 
-def test_log_loss_unsorted_labels_warn_like_sklearn(isa):
-    sk = sk_log_loss()
+def test_log_loss_unsorted_labels_warn_like_sklearn(isa, sk_log_loss):
     y_prob = [[0.2, 0.8], [0.6, 0.4]]   # columns in sorted label order
     # all three warn that the columns follow the sorted labels
     with pytest.warns(UserWarning, match="ordered"):
-        want = sk([0, 1], y_prob, labels=[1, 0])
+        want = sk_log_loss([0, 1], y_prob, labels=[1, 0])
     with pytest.warns(UserWarning, match="sorted"):
         got = fastxent.log_loss([0, 1], y_prob, labels=[1, 0])
     with pytest.warns(UserWarning, match="sorted"):

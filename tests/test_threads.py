@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import fastxent
-from _helpers import run_python_json as run_python, usable_cpus
+from _helpers import fx_kernels, run_python_json as run_python, usable_cpus
 
 
 
@@ -37,7 +37,7 @@ def test_set_and_get(restore_threads):
     assert fastxent.get_num_threads() == 2
     fastxent.set_num_threads(None)
     assert fastxent.get_num_threads() == min(usable_cpus(),
-                                             fastxent._kernels.omp_max_threads())
+                                             fx_kernels.omp_max_threads())
 
 
 @pytest.mark.parametrize("n", [0, -1, 1.5, "2", [2], float("nan")])
@@ -103,7 +103,7 @@ def test_respects_cpu_affinity():
 def test_threadpoolctl_openmp_limit(restore_threads):
     threadpoolctl = pytest.importorskip("threadpoolctl")
     info = [d for d in threadpoolctl.threadpool_info() if d.get("user_api") == "openmp"]
-    if not fastxent._kernels.build_info()["openmp"]:
+    if not fx_kernels.build_info()["openmp"]:
         pytest.skip("fastxent was built without OpenMP")
     if not info:
         pytest.skip("threadpoolctl does not find the OpenMP runtime fastxent links")
@@ -115,7 +115,7 @@ def test_threadpoolctl_openmp_limit(restore_threads):
         np.testing.assert_allclose(fastxent.cross_entropy(x, np.zeros(4096, dtype=np.int64)),
                                    np.log(16), rtol=1e-13, atol=0)
     assert fastxent.get_num_threads() == min(usable_cpus(),
-                                             fastxent._kernels.omp_max_threads())
+                                             fx_kernels.omp_max_threads())
     # an explicit setting is not overridden by the limit
     fastxent.set_num_threads(2)
     with threadpoolctl.threadpool_limits(1, user_api="openmp"):
