@@ -110,6 +110,28 @@ def xent_weighted_axis0(rng, dtype, ldt, case):
                     "reduction": "sum", "return_grad": True}
 
 
+def xent_zero_weight(rng, dtype, ldt, case):
+    """Rows whose target class has weight 0: they contribute exactly 0 to the
+    loss and the gradient, also where their logits are NaN or infinite."""
+    x = _logits(rng, dtype, case)
+    C = x.shape[-1] if x.ndim else 1
+    t = _labels(rng, x.shape[:-1], C, ldt or np.int64)
+    w = rng.uniform(0.2, 2.0, size=C).astype(dtype)
+    if x.ndim == 2 and C > 1:
+        w[1] = 0.0
+        t[~np.isfinite(x).all(axis=-1)] = 1
+    return (x, t), {"weight": w, "reduction": "none", "return_grad": True}
+
+
+def xent_float64_weight(rng, dtype, ldt, case):
+    """float64 class weights below float32's range, whatever the logits' dtype:
+    the mean's weights are used as given (they cancel in the mean)."""
+    x = _logits(rng, dtype, case)
+    C = x.shape[-1] if x.ndim else 1
+    t = _labels(rng, x.shape[:-1], C, ldt or np.int64)
+    return (x, t), {"weight": rng.uniform(1.0, 2.0, size=C) * 1e-50}
+
+
 def xent_soft(rng, dtype, ldt, case):
     x = _logits(rng, dtype, case)
     y = rng.dirichlet(np.ones(x.shape[-1]), size=x.shape[:-1]) if x.ndim else np.float64(1.0)
@@ -192,6 +214,8 @@ ENTRY = {
                                ()),
     "cross_entropy-weighted-axis0": ("cross_entropy", xent_weighted_axis0, LABEL_DTYPES),
     "cross_entropy-soft": ("cross_entropy", xent_soft, ()),
+    "cross_entropy-zero-weight": ("cross_entropy", xent_zero_weight, ()),
+    "cross_entropy-float64-weight": ("cross_entropy", xent_float64_weight, ()),
     "bce_with_logits": ("binary_cross_entropy_with_logits", bce_logits(), ()),
     "bce_with_logits-weighted": ("binary_cross_entropy_with_logits",
                                  bce_logits(weighted=True, label_smoothing=0.1,
@@ -213,7 +237,15 @@ _OVERFLOW = ("issue 10: float32/float64 overflow near the dtype's max: a weighte
              "the float64 twin keeps finite comes back inf")
 _SMALL_LABELS = ("issue 10: log_loss with int8/int16 y_true spanning the dtype's range "
                  "raises ValueError (the label lookup table's shift overflows the dtype)")
+_ZERO_WEIGHT = ("issue 10: zero weight vs non-finite logits: a row whose target class has "
+                "weight 0 and NaN or inf logits gets a NaN gradient (the twin: exactly 0)")
+_AUX_ROUNDED = ("issue 10: float64 aux inputs rounded to float32: float64 class weights "
+                "below float32's range become 0 with float16/float32 logits (mean 0/0 = NaN)")
 KNOWN_BUGS = {
+    **{("cross_entropy-float64-weight", dt, case): _AUX_ROUNDED
+       for dt in ("float16", "float32") for case in ("finite", "large", "huge")},
+    **{("cross_entropy-zero-weight", dt, case): _ZERO_WEIGHT
+       for dt in ("float16", "float32", "float64") for case in ("nan", "inf")},
     ("cross_entropy-weighted-axis0", "float32", "huge"): _OVERFLOW,
     ("cross_entropy-weighted-axis0", "float64", "huge"): _OVERFLOW,
     ("log_loss", "int8", "finite"): _SMALL_LABELS,
@@ -326,20 +358,22 @@ def _buffer_kw(name):
 @pytest.mark.parametrize("how", ["contiguous", "reversed", "fortran"])
 def test_out_buffers_match_twin(rng, key, how):
     name, make, _ = ENTRY[key]
-    args, kwargs = make(rng, np.dtype(np.float32), None, "finite")
+    # float32 unless a known bug of the public function is in the way
+    dt = np.dtype(np.float64 if (key, "float32", "finite") in KNOWN_BUGS else np.float32)
+    args, kwargs = make(rng, dt, None, "finite")
     kw = _buffer_kw(name)
     x = args[0]
     results = []
     for fn in (getattr(fastxent, name), getattr(R, name)):
-        buf = relayout(np.full(x.shape, 7.0, dtype=np.float32), how)
+        buf = relayout(np.full(x.shape, 7.0, dtype=dt), how)
         res = fn(*args, **{**kwargs, kw: buf})
         returned = res[1] if kw == "grad_out" else res
         assert returned is buf, (fn, kw)
         results.append((res, buf.copy()))
     (got, got_buf), (want, want_buf) = results
-    assert_same_result(got_buf, want_buf, 2e-5, kw)
+    assert_same_result(got_buf, want_buf, rtol_for(dt), kw)
     if kw == "grad_out":
-        assert_same_result(got[0], want[0], 2e-5, "loss")
+        assert_same_result(got[0], want[0], rtol_for(dt), "loss")
 
 
 @pytest.mark.parametrize("name", ["log_softmax", "softmax"])
