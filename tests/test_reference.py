@@ -17,7 +17,20 @@ import pytest
 from _helpers import INF, assert_near as assert_close, torch_bce_logits, torch_cross_entropy
 
 RTOL = 1e-10
-REFERENCE_DIR = pathlib.Path(__file__).resolve().parents[1] / "src" / "fastxent" / "reference"
+
+def _reference_dir() -> pathlib.Path:
+    """The reference package's folder: the checkout's, else the installed
+    package's (tests run against an installed wheel from outside the tree).
+    find_spec of the top-level package locates it without importing it."""
+    src = pathlib.Path(__file__).resolve().parents[1] / "src" / "fastxent" / "reference"
+    if src.is_dir():
+        return src
+    spec = importlib.util.find_spec("fastxent")
+    assert spec is not None and spec.submodule_search_locations, "fastxent is not installed"
+    return pathlib.Path(list(spec.submodule_search_locations)[0]) / "reference"
+
+
+REFERENCE_DIR = _reference_dir()
 
 
 @pytest.fixture(scope="module")
