@@ -4,7 +4,8 @@ import importlib
 
 import pytest
 
-MODULES = ["fastxent._xent", "fastxent._binary", "fastxent._softmax", "fastxent._info",
+MODULES = ["fastxent._xent", "fastxent._bce", "fastxent._softmax", "fastxent._info",
+           "fastxent._logloss",
            "fastxent._threads", "fastxent._config", "fastxent.reference"]
 
 

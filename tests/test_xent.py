@@ -17,7 +17,7 @@ import pytest
 
 import fastxent
 from fastxent import reference
-from fastxent._validation import AxisError
+from fastxent._args import AxisError
 
 try:
     from hypothesis import given, settings, strategies as st
