@@ -311,7 +311,9 @@ fx_status fx_xent(const fx_xent_problem *p, int dtype, int nthreads, fx_xent_sum
     plan.grad_scale = !p->grad_mean ? 1.0 : denom != 0.0 ? 1.0 / denom : NAN;
     const int64_t nblocks = p->C == 0 ? 0 : fx_plan_rows(&plan, p->outer, p->C, p->inner);
     static const int combine[1] = {FX_SUM};
-    return fx_run(fx_table()->xent_block[dtype], p, &plan, nblocks, rows * p->C,
+    const fx_rows_job job = {p->outer, p->C, p->inner, p->x, p->y, p->grad, p->labels,
+                             p->loss_out, p->weight, p->smoothing, p->ignore_index, FX_XENT};
+    return fx_run(fx_table()->rows_block[dtype], &job, &plan, nblocks, rows * p->C,
                   nthreads, 1, combine, &sums->loss);
 }
 
@@ -322,7 +324,10 @@ fx_status fx_softmax(const fx_softmax_problem *p, int dtype, int nthreads)
     const int64_t nblocks = p->C == 0 ? 0 : fx_plan_rows(&plan, p->outer, p->C, p->inner);
     static const int combine[1] = {FX_SUM};
     double unused;
-    return fx_run(fx_table()->softmax_block[dtype], p, &plan, nblocks,
+    const fx_view none = {NULL, 0, 0, 0};
+    const fx_rows_job job = {p->outer, p->C, p->inner, p->x, none, p->out, NULL,
+                             p->lse_out, NULL, 0.0, 0, p->op};
+    return fx_run(fx_table()->rows_block[dtype], &job, &plan, nblocks,
                   p->outer * p->inner * p->C, nthreads, 1, combine, &unused);
 }
 

@@ -42,8 +42,7 @@ int fx_run_blocks(fx_block_fn fn, const void *problem, const fx_plan *plan,
  * names the tables are generated from (X-macro; fx_isa_impl.h). X(type,
  * name) refers to the instantiated functions name_<dtype>_<isa>. */
 #define FX_KERNELS(X)                    \
-    X(fx_block_fn, xent_block)           \
-    X(fx_block_fn, softmax_block)        \
+    X(fx_block_fn, rows_block)           \
     X(fx_math_fn, math_eval)             \
     X(fx_block_fn, bce_block)            \
     X(fx_block_fn, info_block)           \
@@ -60,23 +59,12 @@ typedef struct {
 
 extern const fx_isa_table fx_table_baseline;
 
-/* Keeps a function out of interprocedural optimisation: the row machinery
- * is compiled once for every family and mode, as one generic body (a body
- * specialised per caller contracts its multiply-adds differently, so its
- * results would differ in the last bit between families). */
-#if defined(__GNUC__) && !defined(__clang__)
-#define FX_NOIPA __attribute__((noipa))
-#elif defined(__clang__)
-#define FX_NOIPA __attribute__((noinline))
-#else
-#define FX_NOIPA
-#endif
-
 /* The row kernels' mode: FX_XENT (cross-entropy), or an fx_softmax_op. */
 #define FX_XENT 0
 
-/* The arrays of a row problem as the shared row machinery (fx_rows_tmpl.h)
- * reads them, whichever family's problem they come from. */
+/* A row problem as the shared row machinery (fx_rows_tmpl.h) reads it:
+ * fx_xent and fx_softmax build one from their problem and hand it to the
+ * one row block function, rows_block, with the mode of their family. */
 typedef struct {
     int64_t outer, C, inner;
     fx_view x, y, g;         /* y, g: data NULL when absent */

@@ -4,9 +4,8 @@
  * and FX_ISA_SUFFIX come from the ISA variant (isa_*.c).
  *
  * Every row result is built from the same statistics of the row, gathered
- * in one read:
- *
- *     s = sum_c exp(x_c - m),   m the row maximum,
+ * in one read. A cross-entropy row loss is written as a sum of non-negative
+ * terms,
  *
  *     loss = A log(s) + sum_c v_c (m - x_c),   s = sum_c exp(x_c - m),
  *
@@ -21,9 +20,14 @@
  * log1p(ties - 1 + small). A float sum 1 + small would keep only ~6e-8 of
  * `small`, i.e. most of the loss of a confident row.
  *
- * The families finish a row from these (fx_xent_tmpl.h: the loss and
- * gradient; fx_softmax_tmpl.h: logsumexp, log_softmax, softmax); k->mode
- * says which (FX_XENT or an fx_softmax_op).
+ * The softmax family uses the same statistics with no target (A = 1, v = 0):
+ * logsumexp = m + log(s).
+ *
+ * The families finish a contiguous row from these (fx_xent_tmpl.h:
+ * xent_row_finish, the loss and gradient; fx_softmax_tmpl.h:
+ * norm_row_finish, logsumexp / log_softmax / softmax); k->mode says which
+ * (FX_XENT or an fx_softmax_op). The strided tiles (xent_rows_strided)
+ * still finish both families in place, under mode branches.
  */
 
 typedef struct {
@@ -49,12 +53,17 @@ typedef struct {
 #define FX_VL (FX_VL_BYTES / (int64_t)sizeof(FX_T))
 /* The tail loops run over one vector, a constant trip count that GCC
  * unrolls completely before vectorising, running their exps as scalars; an
- * opaque copy of the count keeps them one vector instruction each. */
+ * opaque copy of the count keeps them one vector instruction each.
+ * FX_TAIL_LANES(vl) declares that count; every tail loop is
+ *     FX_TAIL_LANES(vl);
+ *     for (int64_t l = 0; l < vl; l++) ... element tb + l, kept if tb + l >= nv
+ */
 #if defined(__GNUC__) || defined(__clang__)
 #define FX_OPAQUE(v) __asm__("" : "+r"(v))
 #else
 #define FX_OPAQUE(v) ((void)0)
 #endif
+#define FX_TAIL_LANES(vl) int64_t vl = FX_VL; FX_OPAQUE(vl)
 
 typedef struct {
     double small, ties;     /* s = sum exp(x - shift) = ties + small */
@@ -91,8 +100,7 @@ static inline FX_ALWAYS_INLINE void FX_FN(tacc_chunk)(
         a += (double)ca;
     }
     if (nv < n) {
-        int64_t vl = FX_VL;
-        FX_OPAQUE(vl);
+        FX_TAIL_LANES(vl);
         FX_T ct = 0, ca = 0;
 #pragma omp simd reduction(+ : ct, ca)
         for (int64_t l = 0; l < vl; l++) {
@@ -142,39 +150,34 @@ static inline void FX_FN(prefetch)(const FX_T *r, int64_t n)
 #endif
 }
 
-/* Sum of exp(x - shift) over the entries of a chunk below shift (*cs) and
- * the count of those equal to it (*cn); with store, the exps go to gc too.
- * Inlined with a constant store, so each is a plain vector loop. */
-static inline FX_ALWAYS_INLINE void FX_FN(exp_chunk)(const FX_T *xc, FX_T *gc, int64_t n,
-                                                    FX_T shift, FX_T *cs_out, FX_T *cn_out,
-                                                    const int store)
-{
-    const int64_t nv = n - n % FX_VL, tb = n - FX_VL;
-    FX_T cs = 0, cn = 0;
-#pragma omp simd reduction(+ : cs, cn)
-    for (int64_t j = 0; j < nv; j++) {
-        const FX_T d = xc[j] - shift;
-        const FX_T e = FX_EXP_SUM(d);
-        if (store) gc[j] = e;
-        cs += d == 0 ? (FX_T)0 : e;
-        cn += d == 0 ? (FX_T)1 : (FX_T)0;
-    }
-    if (nv < n) {
-        int64_t vl = FX_VL;
-        FX_OPAQUE(vl);
-#pragma omp simd reduction(+ : cs, cn)
-        for (int64_t l = 0; l < vl; l++) {
-            const int keep = tb + l >= nv;
-            const FX_T d = xc[tb + l] - shift;
-            const FX_T e = FX_EXP_SUM(d);
-            if (store) gc[tb + l] = keep ? e : gc[tb + l];
-            cs += (keep && d != 0) ? e : (FX_T)0;
-            cn += (keep && d == 0) ? (FX_T)1 : (FX_T)0;
-        }
-    }
-    *cs_out = cs;
-    *cn_out = cn;
-}
+/* The exp loop of a chunk, written once for both uses: adds to cs the sum
+ * of exp(x - shift) over the entries below shift and to cn the count of
+ * those equal to it; STORE / STORE_TAIL store the exps (gc[j] = e) or do
+ * nothing ((void)0). A macro, not a function, so each use compiles to the
+ * very loop it replaced. Uses xc, nv, tb, has_tail, shift, cs, cn. */
+#define FX_EXP_CHUNK(STORE, STORE_TAIL)                                      \
+    do {                                                                     \
+        _Pragma("omp simd reduction(+ : cs, cn)")                            \
+        for (int64_t j = 0; j < nv; j++) {                                   \
+            const FX_T d = xc[j] - shift;                                    \
+            const FX_T e = FX_EXP_SUM(d);                                    \
+            STORE;                                                           \
+            cs += d == 0 ? (FX_T)0 : e;                                      \
+            cn += d == 0 ? (FX_T)1 : (FX_T)0;                                \
+        }                                                                    \
+        if (has_tail) {                                                      \
+            FX_TAIL_LANES(vl);                                               \
+            _Pragma("omp simd reduction(+ : cs, cn)")                        \
+            for (int64_t l = 0; l < vl; l++) {                               \
+                const int keep = tb + l >= nv;                               \
+                const FX_T d = xc[tb + l] - shift;                           \
+                const FX_T e = FX_EXP_SUM(d);                                \
+                STORE_TAIL;                                                  \
+                cs += (keep && d != 0) ? e : (FX_T)0;                        \
+                cn += (keep && d == 0) ? (FX_T)1 : (FX_T)0;                  \
+            }                                                                \
+        }                                                                    \
+    } while (0)
 
 /* First part of a row: the statistics above, in one read of the row. With
  * a gradient, stores exp(x - shift_k) in g and shift_k in shifts[k]. */
@@ -193,13 +196,13 @@ static inline void FX_FN(xent_row_stats)(const FX_FN(xent_ctx) *k, const FX_T *x
         const int64_t n = C - c0 < FX_CHUNK ? C - c0 : FX_CHUNK;
         const int64_t nv = n - n % FX_VL;      /* whole vectors */
         const int64_t tb = n - FX_VL;          /* start of the tail vector */
+        const int has_tail = nv < n;
         const FX_T *xc = x + c0;
         FX_T cm = xc[n - 1];
 #pragma omp simd reduction(max : cm)
         for (int64_t j = 0; j < nv; j++) cm = xc[j] > cm ? xc[j] : cm;
-        if (nv < n) {
-            int64_t vl = FX_VL;
-            FX_OPAQUE(vl);
+        if (has_tail) {
+            FX_TAIL_LANES(vl);
 #pragma omp simd reduction(max : cm)
             for (int64_t l = 0; l < vl; l++) cm = xc[tb + l] > cm ? xc[tb + l] : cm;
         }
@@ -214,12 +217,13 @@ static inline void FX_FN(xent_row_stats)(const FX_FN(xent_ctx) *k, const FX_T *x
             shift = cm;
         }
         /* exps of the non-maximal entries, and the count of maximal ones */
-        FX_T cs, cn;
+        FX_T cs = 0, cn = 0;
         if (g != NULL) {
-            FX_FN(exp_chunk)(xc, g + c0, n, shift, &cs, &cn, 1);
+            FX_T *gc = g + c0;
+            FX_EXP_CHUNK(gc[j] = e, gc[tb + l] = keep ? e : gc[tb + l]);
             shifts[kk] = shift;
         } else {
-            FX_FN(exp_chunk)(xc, NULL, n, shift, &cs, &cn, 0);
+            FX_EXP_CHUNK((void)0, (void)0);
         }
         small += (double)cs;
         ties += (double)cn;
@@ -461,11 +465,13 @@ static double FX_FN(xent_rows_short)(
 /* The rows of block b of a row problem, by the strategy their layout
  * takes: short contiguous rows transposed into tiles, strided rows in
  * tiles, contiguous rows one by one (groups of rows of one chunk share a
- * vector log). Returns the sum of the row results. One generic body for
- * every family and mode (FX_NOIPA, fx_isa.h). */
-static FX_NOIPA double FX_FN(rows_block)(const fx_rows_job *jb, const fx_plan *plan,
-                                         int64_t b)
+ * vector log). Writes the sum of the row results to out[0]. The block
+ * function of both row families: fx_xent and fx_softmax hand it an
+ * fx_rows_job built from their problem, and it calls their finishing. */
+static void FX_FN(rows_block)(const void *vjob, const fx_plan *plan, int64_t b,
+                              double *out)
 {
+    const fx_rows_job *jb = (const fx_rows_job *)vjob;
     int64_t o, i0, n;
     fx_row_block(plan, jb->outer, jb->inner, b, &o, &i0, &n);
     FX_FN(xent_ctx) kl;
@@ -499,11 +505,15 @@ static FX_NOIPA double FX_FN(rows_block)(const fx_rows_job *jb, const fx_plan *p
 
     const int contiguous = jb->x.s_class == 1 && (y == NULL || jb->y.s_class == 1)
                            && (g == NULL || jb->g.s_class == 1);
-    if (contiguous && (k->C <= FX_SMALL_C || k->C < FX_VL))
-        return FX_FN(xent_rows_short)(k, n, x, xrs, y, yrs, lab, lout, g, grs);
-    if (!contiguous)
-        return FX_FN(xent_rows_strided)(k, n, x, xrs, jb->x.s_class, y, yrs,
-                                        jb->y.s_class, lab, lout, g, grs, jb->g.s_class);
+    if (contiguous && (k->C <= FX_SMALL_C || k->C < FX_VL)) {
+        out[0] = FX_FN(xent_rows_short)(k, n, x, xrs, y, yrs, lab, lout, g, grs);
+        return;
+    }
+    if (!contiguous) {
+        out[0] = FX_FN(xent_rows_strided)(k, n, x, xrs, jb->x.s_class, y, yrs,
+                                          jb->y.s_class, lab, lout, g, grs, jb->g.s_class);
+        return;
+    }
 
     /* log_softmax writes x - lse at the end; there are no exps to store */
     FX_T *store = k->mode == FX_LOG_SOFTMAX ? NULL : g;
@@ -545,7 +555,8 @@ static FX_NOIPA double FX_FN(rows_block)(const fx_rows_job *jb, const fx_plan *p
                 total += loss;
             }
         }
-        return total;
+        out[0] = total;
+        return;
     }
     for (int64_t j = 0; j < n; j++) {
         const FX_T *xr = x + j * xrs;
@@ -563,5 +574,5 @@ static FX_NOIPA double FX_FN(rows_block)(const fx_rows_job *jb, const fx_plan *p
         total += loss;
     }
 #undef FX_IGNORED
-    return total;
+    out[0] = total;
 }

@@ -1,7 +1,7 @@
 /* fx_softmax_tmpl.h - logsumexp, log_softmax and softmax: the finishing of
  * a row from the statistics of fx_rows_tmpl.h (no target: A = 1, v = 0)
- * and the block function of fx_softmax. One instance per dtype and ISA;
- * parameters as fx_rows_tmpl.h. */
+ * called by rows_block for the fx_softmax_op modes. One instance per dtype
+ * and ISA; parameters as fx_rows_tmpl.h. */
 
 /* logsumexp of a row from m, shift and ls = log(s), with the conventions of
  * logsumexp: NaN if the row has a NaN, else +inf if it has a +inf, else -inf
@@ -49,21 +49,11 @@ static inline double FX_FN(norm_row_finish)(const FX_FN(xent_ctx) *k, const FX_T
 #pragma omp simd
         for (int64_t j = 0; j < nv; j++) oc[j] *= sc;
         if (nv < n) {
-            int64_t vl = FX_VL;
-            FX_OPAQUE(vl);
+            FX_TAIL_LANES(vl);
 #pragma omp simd
             for (int64_t l = 0; l < vl; l++)
                 oc[tb + l] = tb + l >= nv ? oc[tb + l] * sc : oc[tb + l];
         }
     }
     return lse;
-}
-
-static void FX_FN(softmax_block)(const void *vp, const fx_plan *plan, int64_t b, double *out)
-{
-    const fx_softmax_problem *p = (const fx_softmax_problem *)vp;
-    const fx_view none = {NULL, 0, 0, 0};
-    const fx_rows_job jb = {p->outer, p->C, p->inner, p->x, none, p->out, NULL,
-                            p->lse_out, NULL, 0.0, 0, p->op};
-    out[0] = FX_FN(rows_block)(&jb, plan, b);
 }

@@ -1,6 +1,6 @@
 /* fx_xent_tmpl.h - softmax cross-entropy: the finishing of a row (loss and
  * gradient from the statistics of fx_rows_tmpl.h, whose header gives the
- * formulas) and the block function of fx_xent. One instance per dtype and
+ * formulas), called by rows_block for FX_XENT. One instance per dtype and
  * ISA; parameters as fx_rows_tmpl.h. */
 
 /* Row loss from its accumulated statistics (see the header comment).
@@ -37,8 +37,7 @@ static inline FX_ALWAYS_INLINE void FX_FN(grad_chunk)(
 #pragma omp simd
     for (int64_t j = 0; j < nv; j++) gc[j] = sc * gc[j] - FX_GV(j);
     if (nv < n) {
-        int64_t vl = FX_VL;
-        FX_OPAQUE(vl);
+        FX_TAIL_LANES(vl);
 #pragma omp simd
         for (int64_t l = 0; l < vl; l++)
             gc[tb + l] = tb + l >= nv ? sc * gc[tb + l] - FX_GV(tb + l) : gc[tb + l];
@@ -99,12 +98,4 @@ static inline double FX_FN(xent_row_finish)(const FX_FN(xent_ctx) *k, const FX_T
         }
     }
     return loss;
-}
-
-static void FX_FN(xent_block)(const void *vp, const fx_plan *plan, int64_t b, double *out)
-{
-    const fx_xent_problem *p = (const fx_xent_problem *)vp;
-    const fx_rows_job jb = {p->outer, p->C, p->inner, p->x, p->y, p->grad, p->labels,
-                            p->loss_out, p->weight, p->smoothing, p->ignore_index, FX_XENT};
-    out[0] = FX_FN(rows_block)(&jb, plan, b);
 }

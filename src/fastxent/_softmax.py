@@ -30,8 +30,10 @@ def _normalise(x, axis, out, num_threads, op):
         a = a.copy()  # partial overlap: read from a copy (exact aliasing is fine)
     a, lay = layout_of(a, ax)
     if a.size:
-        raise_status(_kernels.softmax(a, lay.shape, lay.strides, None, buf, olay.strides,
-                                      op, nthreads), ())
+        status = _kernels.softmax(a, lay.shape, lay.strides, None, buf, olay.strides, op,
+                                  nthreads)
+        if status[0]:
+            raise_status(status, ())
     return deliver(buf, out)
 
 
@@ -126,6 +128,8 @@ def logsumexp(x, axis=-1, *, num_threads=None):
     if lay.C == 0:
         res.fill(-np.inf)       # the sum of no exps is 0
     elif res.size:
-        raise_status(_kernels.softmax(a, lay.shape, lay.strides, res, None, (0, 0, 0),
-                                      _LOGSUMEXP, nthreads), ())
+        status = _kernels.softmax(a, lay.shape, lay.strides, res, None, (0, 0, 0), _LOGSUMEXP,
+                                  nthreads)
+        if status[0]:
+            raise_status(status, ())
     return res[()] if res.ndim == 0 else res

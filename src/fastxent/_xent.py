@@ -115,7 +115,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     ignore = ignore_index if type(ignore_index) is int else check_int(ignore_index, "ignore_index")
     nthreads = _resolve_threads(num_threads)
     t, soft = _target(target, shape, ax, ignore, ignore_index)
-    w = _weight(weight, C, dt)
+    w = None if weight is None else _weight(weight, C, dt)
     want_grad = bool(return_grad) or grad_out is not None
     x, xshape, xs = _logits_view(x, ax)
     if soft:
@@ -123,7 +123,10 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
         ys, labels = ylay.strides, None
     else:
         y, ys = None, NO_STRIDES
-        labels, ignore = _labels(t, C, ignore, ignore_index)
+        if ignore == -100 and t.dtype is INT64 and t.flags.c_contiguous:
+            labels = t   # the common case, without a call
+        else:
+            labels, ignore = _labels(t, C, ignore, ignore_index)
     loss_out = np.empty(shape[:ax] + shape[ax + 1:], dtype=dt) if red == "none" else None
     grad, gs = None, NO_STRIDES
     if want_grad:
@@ -134,8 +137,10 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
         gs = glay.strides
     status, total, denom = _kernels.xent(x, xshape, xs, y, ys, labels, ignore, w, eps,
                                          loss_out, grad, gs, red == "mean", nthreads)
-    raise_status(status, (("logits", logits), ("target", t)), C=C, ignore_index=ignore_index)
-    loss = finish(red, total, denom, loss_out, dt)
+    if status[0]:
+        raise_status(status, (("logits", logits), ("target", t)), C=C,
+                     ignore_index=ignore_index)
+    loss = loss_out if red == "none" else finish(red, total, denom, loss_out, dt)
     if not want_grad:
         return loss
     if red == "mean" and denom == 0:
@@ -202,8 +207,6 @@ def _target(target, shape, ax, ignore, ignore_index):
 
 
 def _weight(weight, C, dt):
-    if weight is None:
-        return None
     w = np.ascontiguousarray(as_float_array(weight, "weight", dt))
     if w.shape != (C,):
         raise ValueError(f"weight: expected shape ({C},) (one per class), got {w.shape}")
