@@ -1,11 +1,18 @@
 """Build of fastxent's extension: Cython binding + C kernels in csrc/.
 
 All compiler flags live here. OpenMP is probed with the real compiler; where
-it is missing the build warns and the kernels run serially.
+it is missing the build warns and the kernels run serially. csrc/ needs GCC
+or Clang (it uses their builtins, attributes and vector extensions).
+
+Environment variables of the build:
+
+* ``FASTXENT_NO_OPENMP=1``: build serial kernels without probing OpenMP
+  (``show_config()`` then reports ``openmp: False``).
+* ``CFLAGS=-DFX_NO_DISPATCH``: build the baseline kernels only, without the
+  AVX2 and AVX-512 variants and their run-time selection (csrc/fx_isa.h).
 """
 import os
 import shutil
-import sys
 import tempfile
 import textwrap
 import warnings
@@ -22,7 +29,6 @@ CSRC = ["csrc/fx_driver.c", "csrc/isa_baseline.c", "csrc/isa_avx2.c", "csrc/isa_
 # sets flush-to-zero for the whole process.
 UNIX_FLAGS = ["-O3", "-std=gnu11", "-fno-math-errno", "-fno-trapping-math",
               "-fno-strict-aliasing", "-Wno-unused-function"]
-MSVC_FLAGS = ["/O2"]
 
 # Oldest NumPy supported at run time (matches [project].dependencies).
 NUMPY_API = "NPY_1_25_API_VERSION"
@@ -56,28 +62,22 @@ OPENMP_PROBE = """
 
 class BuildExt(build_ext):
     def build_extensions(self):
-        ctype = self.compiler.compiler_type
-        if ctype == "msvc":
-            cflags, ldflags = list(MSVC_FLAGS), []
-            omp = (["/openmp"], []) if os.environ.get("FASTXENT_NO_OPENMP") is None else None
-        else:
-            cflags, ldflags = list(UNIX_FLAGS), []
-            omp = None
-            if os.environ.get("FASTXENT_NO_OPENMP") is None:
-                for flags in (["-fopenmp"], ["-Xpreprocessor", "-fopenmp"]):
-                    link = flags if flags[0] == "-fopenmp" else ["-lomp"]
-                    if _compiles(self.compiler, OPENMP_PROBE, flags, link):
-                        omp = (flags, link)
-                        break
+        cflags, ldflags = list(UNIX_FLAGS), []
+        omp = None
+        if os.environ.get("FASTXENT_NO_OPENMP") is None:
+            for flags in (["-fopenmp"], ["-Xpreprocessor", "-fopenmp"]):
+                link = flags if flags[0] == "-fopenmp" else ["-lomp"]
+                if _compiles(self.compiler, OPENMP_PROBE, flags, link):
+                    omp = (flags, link)
+                    break
         if omp is None:
-            warnings.warn("fastxent: the compiler does not support OpenMP; "
-                          "building serial kernels", stacklevel=1)
-            if ctype != "msvc":
-                cflags.append("-fopenmp-simd")
+            why = ("FASTXENT_NO_OPENMP is set" if os.environ.get("FASTXENT_NO_OPENMP") is not None
+                   else "the compiler does not support OpenMP")
+            warnings.warn(f"fastxent: {why}; building serial kernels", stacklevel=1)
+            cflags.append("-fopenmp-simd")
         else:
             cflags += omp[0]
             ldflags += omp[1]
-        self.fastxent_openmp = omp is not None
         for ext in self.extensions:
             ext.extra_compile_args = cflags + list(ext.extra_compile_args or [])
             ext.extra_link_args = ldflags + list(ext.extra_link_args or [])

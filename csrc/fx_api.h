@@ -12,69 +12,102 @@
 #include <stdint.h>
 #include <stddef.h>
 
-enum fx_dtype { FX_F32 = 0, FX_F64 = 1 };
+enum fx_dtype { FX_F32 = 0, FX_F64 = 1, FX_DTYPE_COUNT = 2 };
 enum fx_isa { FX_ISA_BASELINE = 0, FX_ISA_AVX2 = 1, FX_ISA_AVX512 = 2, FX_ISA_COUNT = 3 };
 
-/* What the row kernels compute. FX_XENT: cross-entropy against labels or
- * soft targets (loss_out, grad). The others take no target and write
- * logsumexp into loss_out, or log_softmax / softmax into grad. */
-enum fx_row_mode { FX_XENT = 0, FX_LOGSUMEXP = 1, FX_LOG_SOFTMAX = 2, FX_SOFTMAX = 3 };
+/* A strided view of an (outer, C, inner) array: the base pointer and the
+ * strides in elements. Every array of every problem is one (a per-row
+ * vector uses s_outer only; a (rows, L) broadcast view s_outer, s_class). */
+typedef struct {
+    void *data;             /* NULL: absent */
+    int64_t s_outer, s_class, s_inner;
+} fx_view;
 
+/* What every entry point returns. code FX_OK, or what stopped the call:
+ * arg names the argument (0: the first array, x/p/probs; 1: the second,
+ * target/q; -1: the caller finds it) and index the flat index of the first
+ * bad element (FX_BAD_LABEL, FX_OUT_OF_RANGE) or of the first bad row
+ * (FX_NEGATIVE). Nothing is written past a bad label. */
+enum fx_code { FX_OK = 0, FX_NO_MEMORY = 1, FX_BAD_LABEL = 2, FX_OUT_OF_RANGE = 3,
+               FX_NEGATIVE = 4 };
+typedef struct {
+    int code;
+    int arg;
+    int64_t index;
+} fx_status;
+
+/* Softmax cross-entropy over (outer, C, inner) against labels (class
+ * indices, contiguous over rows) or soft targets y. */
 typedef struct {
     int64_t outer, C, inner;
-    const void *x;          /* logits (compute dtype) */
-    int64_t xs_outer, xs_class, xs_inner;
-    const void *y;          /* soft targets (compute dtype) or NULL */
-    int64_t ys_outer, ys_class, ys_inner;
-    const int64_t *labels;  /* class indices, contiguous over rows, or NULL */
+    fx_view x;              /* logits */
+    fx_view y;              /* soft targets, or data NULL with labels */
+    const int64_t *labels;  /* or NULL with y */
     int64_t ignore_index;
-    const void *weight;     /* per-class weights (compute dtype) or NULL */
+    const void *weight;     /* per-class weights or NULL */
     double smoothing;       /* label smoothing eps in [0, 1] */
     void *loss_out;         /* per-row losses, contiguous over rows, or NULL */
-    void *grad;             /* d loss / d x (compute dtype) or NULL */
-    int64_t gs_outer, gs_class, gs_inner;
-    double grad_scale;      /* gradient of the reduction w.r.t. each row loss */
-    int grad_mean;          /* set grad_scale to 1 / the mean's denominator */
-    int mode;               /* enum fx_row_mode */
+    fx_view grad;           /* d loss / d x, or data NULL */
+    int grad_mean;          /* 1: gradient of the mean (else of the sum) */
 } fx_xent_problem;
+
+/* The sums of fx_xent: all row losses, and the mean's denominator (sum of
+ * w[label] over counted rows, or the row count for soft targets). */
+typedef struct {
+    double loss, denom;
+} fx_xent_sums;
+
+/* logsumexp (into lse_out, one per row, contiguous), log_softmax or
+ * softmax (into out) over (outer, C, inner). */
+enum fx_softmax_op { FX_LOGSUMEXP = 1, FX_LOG_SOFTMAX = 2, FX_SOFTMAX = 3 };
+typedef struct {
+    int64_t outer, C, inner;
+    fx_view x;
+    void *lse_out;          /* FX_LOGSUMEXP */
+    fx_view out;            /* FX_LOG_SOFTMAX, FX_SOFTMAX */
+    int op;                 /* enum fx_softmax_op */
+} fx_softmax_problem;
 
 /* Binary cross-entropy over n elements viewed as rows of length L (the last
  * axis). x, y, loss_out, grad are contiguous; w and pw are broadcast views
- * with a row and a column stride (0 for broadcast dims), or NULL. */
+ * (s_outer: row stride, s_class: column stride, 0 for broadcast dims). */
 typedef struct {
     int64_t n, L;
     const void *x, *y;
-    const void *w; int64_t ws_row, ws_col;
-    const void *pw; int64_t pws_row, pws_col;
+    fx_view w, pw;
     double smoothing;
     void *loss_out;
     void *grad;
     double grad_scale;
     int probs;              /* 0: x are logits; 1: x are probabilities */
-    int64_t block;          /* elements per block (set by the driver) */
 } fx_bce_problem;
 
-/* entropy (q == NULL) or KL divergence per row, times scale; out is one
- * value per row, contiguous. */
+/* entropy (q.data == NULL) or KL divergence per row, times scale; out is
+ * one value per row, contiguous. */
 typedef struct {
     int64_t outer, C, inner;
-    const void *p; int64_t ps_outer, ps_class, ps_inner;
-    const void *q; int64_t qs_outer, qs_class, qs_inner;
+    fx_view p, q;
     void *out;
     double scale;
-    int64_t rows_per_block, per_outer;   /* set by the driver */
 } fx_info_problem;
 
-/* log loss: n rows of K probabilities (K == 1: the positive class's),
- * col[r] the true class's column (-1: skip), optional sample weights. */
+/* log loss: n rows of K probabilities (K == 1: the positive class's; s_outer
+ * the row stride, s_class the column stride), col[r] the true class's
+ * column (-1: skip), optional sample weights. */
 typedef struct {
     int64_t n, K;
-    const void *prob; int64_t ps_row, ps_col;
+    fx_view prob;
     const int64_t *col;
     const void *sw;
     double eps, rtol, atol;
-    int64_t rows_per_block;              /* set by the driver */
 } fx_logloss_problem;
+
+/* What fx_logloss measures for scikit-learn's checks, which the caller
+ * raises in its own order: the weighted loss sum, min and max of y_prob
+ * (NaN if any is NaN) and the rows not summing to 1. */
+typedef struct {
+    double loss, lo, hi, not_close;
+} fx_logloss_stats;
 
 /* ISA level in use; fx_select_isa picks min(requested, supported). */
 int fx_select_isa(int requested);
@@ -96,30 +129,17 @@ int fx_openmp_version(void);
 /* Elements per chunk of the row kernels' blocked online max (for tests). */
 int64_t fx_row_chunk(int dtype);
 
-/* Checks labels (flat, n of them) against [0, C) or ignore_index and returns
- * the flat index of the first bad one, or -1. Also returns the sum over
- * non-ignored labels of weight[label] (or their count without weights),
- * summed in order in float64. */
-int64_t fx_check_labels(const int64_t *labels, int64_t n, int64_t C,
-                        int64_t ignore_index, const void *weight, int dtype,
-                        double *weight_sum);
-
-/* Softmax cross-entropy. First checks the labels (if any): a bad one stops
- * everything and its flat index is returned in result[2] (else -1). Then
- * writes loss_out/grad if given and returns in result[0] the sum of all row
- * losses (deterministic for any thread count) and in result[1] the mean's
- * denominator (sum of w[label] over counted rows, or the row count for soft
- * targets). Returns 0, or -1 when memory for the block sums is missing. */
-int fx_xent(fx_xent_problem *p, int dtype, int nthreads, double result[3]);
-
-/* Each returns 0, or -1 when memory for the block results is missing.
- * fx_bce: result[0] = loss sum, result[1] = first bad flat index (probs
- * outside [0, 1]) or +inf. */
-int fx_bce(fx_bce_problem *p, int dtype, int nthreads, double result[2]);
-/* result[0] = first row with a negative value, or +inf */
-int fx_info(fx_info_problem *p, int dtype, int nthreads, double result[1]);
-/* result = loss sum, min, max (NaN if any NaN), rows not summing to 1 */
-int fx_logloss(fx_logloss_problem *p, int dtype, int nthreads, double result[4]);
+/* The entry points. Each runs on up to nthreads threads (<= 0: the
+ * default), with results bitwise identical for any count. */
+fx_status fx_xent(const fx_xent_problem *p, int dtype, int nthreads, fx_xent_sums *sums);
+fx_status fx_softmax(const fx_softmax_problem *p, int dtype, int nthreads);
+/* loss_sum: the sum of the element losses. Probabilities or targets
+ * outside [0, 1] (or NaN) give FX_OUT_OF_RANGE with probs. */
+fx_status fx_bce(const fx_bce_problem *p, int dtype, int nthreads, double *loss_sum);
+/* A negative value gives FX_NEGATIVE and the first such row. */
+fx_status fx_info(const fx_info_problem *p, int dtype, int nthreads);
+fx_status fx_logloss(const fx_logloss_problem *p, int dtype, int nthreads,
+                     fx_logloss_stats *stats);
 
 /* Test hook: applies the vector math function `fn` (0 exp, 1 log, 2 log1p, 3 exp for x <= 0 in sums)
  * of the current ISA to n contiguous values; 3 is the exp of x <= 0 used

@@ -161,7 +161,11 @@ static double fx_pairwise_sum(const double *v, int64_t n, int64_t stride)
     return fx_pairwise_sum(v, h, stride) + fx_pairwise_sum(v + h * stride, n - h, stride);
 }
 
-int64_t fx_check_labels(const int64_t *labels, int64_t n, int64_t C,
+/* Checks labels (flat, n of them) against [0, C) or ignore_index and returns
+ * the flat index of the first bad one, or -1. Also returns the sum over
+ * non-ignored labels of weight[label] (or their count without weights),
+ * summed in order in float64. */
+static int64_t fx_check_labels(const int64_t *labels, int64_t n, int64_t C,
                         int64_t ignore_index, const void *weight, int dtype,
                         double *weight_sum)
 {
@@ -203,9 +207,9 @@ static int fx_threads_for(int64_t work, int nthreads, int64_t nblocks)
     return nthreads < 1 ? 1 : nthreads;
 }
 
-int fx_run_blocks(fx_block_fn fn, const void *problem, int64_t nblocks,
-                  int64_t work, int nthreads, int nout, const int *combine,
-                  double *result)
+int fx_run_blocks(fx_block_fn fn, const void *problem, const fx_plan *plan,
+                  int64_t nblocks, int64_t work, int nthreads, int nout,
+                  const int *combine, double *result)
 {
     for (int k = 0; k < nout; k++)
         result[k] = combine[k] == FX_SUM ? 0.0 : combine[k] == FX_MIN ? INFINITY : -INFINITY;
@@ -219,13 +223,13 @@ int fx_run_blocks(fx_block_fn fn, const void *problem, int64_t nblocks,
     const int nt = fx_threads_for(work, nthreads, nblocks);
     if (nt == 1) {
         /* no OpenMP construct at all: safe in a forked child, no overhead */
-        for (int64_t b = 0; b < nblocks; b++) fn(problem, b, partial + b * FX_MAX_OUT);
+        for (int64_t b = 0; b < nblocks; b++) fn(problem, plan, b, partial + b * FX_MAX_OUT);
     } else {
         fx_threads_used = 1;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(nt)
 #endif
-        for (int64_t b = 0; b < nblocks; b++) fn(problem, b, partial + b * FX_MAX_OUT);
+        for (int64_t b = 0; b < nblocks; b++) fn(problem, plan, b, partial + b * FX_MAX_OUT);
     }
     for (int k = 0; k < nout; k++) {
         if (combine[k] == FX_SUM) {
@@ -252,107 +256,133 @@ int64_t fx_rows_per_block(int64_t C)
     return rows;
 }
 
-/* Blocks of rows for an (outer, C, inner) problem: runs of consecutive
- * outer indices when inner == 1, else runs of inner positions within one
- * outer index, so each block is rows of one stride. */
-typedef struct {
-    const fx_xent_problem *p;
-    int dtype;
-    int64_t rows_per_block, per_outer;
-    fx_xent_block_fn fn;
-} fx_xent_blocks;
-
-static void fx_xent_block_adapter(const void *ctx, int64_t b, double *out)
+int64_t fx_plan_rows(fx_plan *plan, int64_t outer, int64_t C, int64_t inner)
 {
-    const fx_xent_blocks *xb = (const fx_xent_blocks *)ctx;
-    const fx_xent_problem *p = xb->p;
-    int64_t o, i0, n;
-    fx_row_block(p->outer, p->inner, xb->rows_per_block, xb->per_outer, b, &o, &i0, &n);
-    out[0] = xb->fn(p, o, i0, n);
-}
-
-void fx_row_block(int64_t outer, int64_t inner, int64_t rows_per_block,
-                  int64_t per_outer, int64_t b, int64_t *o, int64_t *i0, int64_t *n)
-{
+    const int64_t rows = fx_rows_per_block(C);
+    plan->rows_per_block = rows;
     if (inner == 1) {
-        *o = b * rows_per_block;
-        *i0 = 0;
-        *n = outer - *o < rows_per_block ? outer - *o : rows_per_block;
-    } else {
-        *o = b / per_outer;
-        *i0 = (b % per_outer) * rows_per_block;
-        *n = inner - *i0 < rows_per_block ? inner - *i0 : rows_per_block;
+        plan->per_outer = 0;
+        return (outer + rows - 1) / rows;
     }
+    plan->per_outer = (inner + rows - 1) / rows;
+    return outer * plan->per_outer;
 }
 
-int64_t fx_row_blocks(int64_t outer, int64_t inner, int64_t rows_per_block,
-                      int64_t *per_outer)
+static const fx_status fx_ok = {FX_OK, -1, -1};
+static const fx_status fx_no_memory = {FX_NO_MEMORY, -1, -1};
+
+static fx_status fx_run(fx_block_fn fn, const void *problem, const fx_plan *plan,
+                        int64_t nblocks, int64_t work, int nthreads, int nout,
+                        const int *combine, double *result)
 {
-    if (inner == 1) {
-        *per_outer = 0;
-        return (outer + rows_per_block - 1) / rows_per_block;
-    }
-    *per_outer = (inner + rows_per_block - 1) / rows_per_block;
-    return outer * *per_outer;
+    return fx_run_blocks(fn, problem, plan, nblocks, work, nthreads, nout, combine, result) == 0
+               ? fx_ok : fx_no_memory;
 }
 
-int fx_xent(fx_xent_problem *p, int dtype, int nthreads, double result[3])
+/* The block functions report their first bad flat index as a double, +inf
+ * for none (combined with FX_MIN); this is its only reader. */
+static fx_status fx_first_bad(fx_status st, double first, int code, int arg)
+{
+    if (st.code == FX_OK && first != INFINITY) {
+        st.code = code;
+        st.arg = arg;
+        st.index = (int64_t)first;
+    }
+    return st;
+}
+
+fx_status fx_xent(const fx_xent_problem *p, int dtype, int nthreads, fx_xent_sums *sums)
 {
     const int64_t rows = p->outer * p->inner;
     double denom = (double)rows;
-    result[0] = 0.0;
-    result[2] = -1.0;
+    sums->loss = 0.0;
+    sums->denom = 0.0;
     if (p->labels != NULL) {
         /* nothing is computed past a bad label */
         int64_t bad = fx_check_labels(p->labels, rows, p->C, p->ignore_index,
                                       p->weight, dtype, &denom);
         if (bad >= 0) {
-            result[1] = 0.0;
-            result[2] = (double)bad;
-            return 0;
+            fx_status st = {FX_BAD_LABEL, 1, bad};
+            return st;
         }
     }
-    result[1] = denom;
-    if (p->grad_mean) p->grad_scale = denom != 0.0 ? 1.0 / denom : NAN;
-    fx_xent_blocks xb;
-    xb.p = p;
-    xb.dtype = dtype;
-    xb.rows_per_block = fx_rows_per_block(p->C);
-    const int64_t nblocks = p->C == 0 ? 0 : fx_row_blocks(p->outer, p->inner, xb.rows_per_block, &xb.per_outer);
-    xb.fn = fx_table()->xent_block[dtype];
+    sums->denom = denom;
+    fx_plan plan = {0};
+    plan.grad_scale = !p->grad_mean ? 1.0 : denom != 0.0 ? 1.0 / denom : NAN;
+    const int64_t nblocks = p->C == 0 ? 0 : fx_plan_rows(&plan, p->outer, p->C, p->inner);
     static const int combine[1] = {FX_SUM};
-    return fx_run_blocks(fx_xent_block_adapter, &xb, nblocks, rows * p->C,
-                         nthreads, 1, combine, result);
+    const fx_rows_job job = {p->outer, p->C, p->inner, p->x, p->y, p->grad, p->labels,
+                             p->loss_out, p->weight, p->smoothing, p->ignore_index, FX_XENT};
+    return fx_run(fx_table()->rows_block[dtype], &job, &plan, nblocks, rows * p->C,
+                  nthreads, 1, combine, &sums->loss);
 }
 
-int fx_bce(fx_bce_problem *p, int dtype, int nthreads, double result[2])
+fx_status fx_softmax(const fx_softmax_problem *p, int dtype, int nthreads)
+{
+    fx_plan plan = {0};
+    plan.grad_scale = 1.0;
+    const int64_t nblocks = p->C == 0 ? 0 : fx_plan_rows(&plan, p->outer, p->C, p->inner);
+    static const int combine[1] = {FX_SUM};
+    double unused;
+    const fx_view none = {NULL, 0, 0, 0};
+    const fx_rows_job job = {p->outer, p->C, p->inner, p->x, none, p->out, NULL,
+                             p->lse_out, NULL, 0.0, 0, p->op};
+    return fx_run(fx_table()->rows_block[dtype], &job, &plan, nblocks,
+                  p->outer * p->inner * p->C, nthreads, 1, combine, &unused);
+}
+
+static double fx_load(const void *a, int dtype, int64_t i)
+{
+    return dtype == FX_F32 ? (double)((const float *)a)[i] : ((const double *)a)[i];
+}
+
+fx_status fx_bce(const fx_bce_problem *p, int dtype, int nthreads, double *loss_sum)
 {
     static const int combine[2] = {FX_SUM, FX_MIN};
-    p->block = FX_BLOCK_WORK;
-    const int64_t nblocks = (p->n + p->block - 1) / p->block;
-    return fx_run_blocks(fx_table()->bce_block[dtype], p, nblocks, p->n, nthreads,
-                         2, combine, result);
+    fx_plan plan = {0};
+    plan.block = FX_BLOCK_WORK;
+    const int64_t nblocks = (p->n + plan.block - 1) / plan.block;
+    double res[2];
+    fx_status st = fx_run(fx_table()->bce_block[dtype], p, &plan, nblocks, p->n, nthreads,
+                          2, combine, res);
+    *loss_sum = res[0];
+    if (st.code == FX_OK && res[1] != INFINITY) {
+        /* the first bad element: the probability if it is out of range */
+        const double v = fx_load(p->x, dtype, (int64_t)res[1]);
+        st = fx_first_bad(st, res[1], FX_OUT_OF_RANGE, (v >= 0.0 && v <= 1.0) ? 1 : 0);
+    }
+    return st;
 }
 
-int fx_info(fx_info_problem *p, int dtype, int nthreads, double result[1])
+fx_status fx_info(const fx_info_problem *p, int dtype, int nthreads)
 {
     static const int combine[1] = {FX_MIN};
-    p->rows_per_block = fx_rows_per_block(p->C);
-    const int64_t nblocks = fx_row_blocks(p->outer, p->inner, p->rows_per_block, &p->per_outer);
-    return fx_run_blocks(fx_table()->info_block[dtype], p, nblocks,
-                         p->outer * p->inner * p->C, nthreads, 1, combine, result);
+    fx_plan plan = {0};
+    const int64_t nblocks = fx_plan_rows(&plan, p->outer, p->C, p->inner);
+    double first;
+    fx_status st = fx_run(fx_table()->info_block[dtype], p, &plan, nblocks,
+                          p->outer * p->inner * p->C, nthreads, 1, combine, &first);
+    return fx_first_bad(st, first, FX_NEGATIVE, -1);
 }
 
-int fx_logloss(fx_logloss_problem *p, int dtype, int nthreads, double result[4])
+fx_status fx_logloss(const fx_logloss_problem *p, int dtype, int nthreads,
+                     fx_logloss_stats *stats)
 {
     static const int combine[4] = {FX_SUM, FX_MIN, FX_MAX, FX_SUM};
-    p->rows_per_block = fx_rows_per_block(p->K);
-    const int64_t nblocks = (p->n + p->rows_per_block - 1) / p->rows_per_block;
-    return fx_run_blocks(fx_table()->logloss_block[dtype], p, nblocks, p->n * p->K,
-                         nthreads, 4, combine, result);
+    fx_plan plan = {0};
+    plan.rows_per_block = fx_rows_per_block(p->K);
+    const int64_t nblocks = (p->n + plan.rows_per_block - 1) / plan.rows_per_block;
+    double res[4];
+    fx_status st = fx_run(fx_table()->logloss_block[dtype], p, &plan, nblocks, p->n * p->K,
+                          nthreads, 4, combine, res);
+    stats->loss = res[0];
+    stats->lo = res[1];
+    stats->hi = res[2];
+    stats->not_close = res[3];
+    return st;
 }
 
 void fx_math_eval(int fn, int dtype, const void *in, void *out, int64_t n)
 {
-    fx_table()->math[dtype](fn, in, out, n);
+    fx_table()->math_eval[dtype](fn, in, out, n);
 }

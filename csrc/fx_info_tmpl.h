@@ -1,5 +1,5 @@
-/* fx_info_tmpl.h - entropy, KL divergence and log loss, one instance per
- * dtype. Template parameters: FX_T, FX_SFX, FX_LOG.
+/* fx_info_tmpl.h - entropy and KL divergence, one instance per dtype and
+ * ISA. Template parameters: fx_dtype_f32.h lists them.
  *
  * entropy      H(p)    = -sum p log p             (0 log 0 = 0)
  * kl           KL(p|q) =  sum p (log p - log q)   (0 where p = 0, +inf where q = 0 < p)
@@ -7,7 +7,6 @@
  * Counts inside vector loops are kept in FX_T: an int reduction beside the
  * float ones keeps GCC from vectorising the loop.
  */
-#define FX_FN(name) FX_CAT(name, FX_CAT(_, FX_SFX))
 
 /* One term. For KL, log(p/q) keeps full relative accuracy when p ~ q (where
  * log p - log q would cancel); *careful is set to 1 where p/q over- or
@@ -32,36 +31,36 @@ static FX_T FX_FN(info_term_careful)(FX_T pv, FX_T qv)
     return careful != 0 ? pv * (FX_LOG(pv) - FX_LOG(qv)) : t;
 }
 
-static void FX_FN(info_block)(const void *vp, int64_t b, double *out)
+static void FX_FN(info_block)(const void *vp, const fx_plan *plan, int64_t b, double *out)
 {
     const fx_info_problem *p = (const fx_info_problem *)vp;
     int64_t o, i0, n;
-    fx_row_block(p->outer, p->inner, p->rows_per_block, p->per_outer, b, &o, &i0, &n);
+    fx_row_block(plan, p->outer, p->inner, b, &o, &i0, &n);
     const int64_t C = p->C;
-    const int kl = p->q != NULL;
+    const int kl = p->q.data != NULL;
     int64_t r0, prs, qrs;
     const FX_T *P, *Q;
     if (p->inner == 1) {
         r0 = o;
-        P = (const FX_T *)p->p + o * p->ps_outer;
-        Q = kl ? (const FX_T *)p->q + o * p->qs_outer : NULL;
-        prs = p->ps_outer;
-        qrs = p->qs_outer;
+        P = (const FX_T *)p->p.data + o * p->p.s_outer;
+        Q = kl ? (const FX_T *)p->q.data + o * p->q.s_outer : NULL;
+        prs = p->p.s_outer;
+        qrs = p->q.s_outer;
     } else {
         r0 = o * p->inner + i0;
-        P = (const FX_T *)p->p + o * p->ps_outer + i0 * p->ps_inner;
-        Q = kl ? (const FX_T *)p->q + o * p->qs_outer + i0 * p->qs_inner : NULL;
-        prs = p->ps_inner;
-        qrs = p->qs_inner;
+        P = (const FX_T *)p->p.data + o * p->p.s_outer + i0 * p->p.s_inner;
+        Q = kl ? (const FX_T *)p->q.data + o * p->q.s_outer + i0 * p->q.s_inner : NULL;
+        prs = p->p.s_inner;
+        qrs = p->q.s_inner;
     }
-    const int64_t pcs = p->ps_class, qcs = p->qs_class;
+    const int64_t pcs = p->p.s_class, qcs = p->q.s_class;
     FX_T *res = (FX_T *)p->out + r0;
     double first_bad = INFINITY;
     for (int64_t j = 0; j < n; j++) {
         const FX_T *pr = P + j * prs;
         const FX_T *qr = kl ? Q + j * qrs : NULL;
         if (j + 1 < n && pcs == 1) {
-            FX_FN(prefetch)(pr + prs, C);   /* see fx_xent_tmpl.h */
+            FX_FN(prefetch)(pr + prs, C);   /* see fx_rows_tmpl.h */
             if (kl && qcs == 1) FX_FN(prefetch)(qr + qrs, C);
         }
         double total = 0.0;
@@ -107,61 +106,3 @@ static void FX_FN(info_block)(const void *vp, int64_t b, double *out)
     }
     out[0] = first_bad;
 }
-
-/* Log loss: one gather per row (the true class's probability), plus the
- * row's sum and range for scikit-learn's checks, in the same read. */
-static void FX_FN(logloss_block)(const void *vp, int64_t b, double *out)
-{
-    const fx_logloss_problem *p = (const fx_logloss_problem *)vp;
-    const int64_t r0 = b * p->rows_per_block;
-    const int64_t r1 = r0 + p->rows_per_block < p->n ? r0 + p->rows_per_block : p->n;
-    const FX_T *P = (const FX_T *)p->prob;
-    const FX_T *SW = (const FX_T *)p->sw;
-    const int64_t K = p->K;
-    const double eps = p->eps;
-    double total = 0.0, lo = INFINITY, hi = -INFINITY, not_close = 0.0;
-    for (int64_t r = r0; r < r1; r++) {
-        const FX_T *pr = P + r * p->ps_row;
-        FX_T mn = pr[0], mx = pr[0], sum = 0;
-        FX_T has_nan = 0;
-        if (p->ps_col == 1) {
-#pragma omp simd reduction(min : mn) reduction(max : mx) reduction(+ : sum, has_nan)
-            for (int64_t c = 0; c < K; c++) {
-                FX_T v = pr[c];
-                mn = v < mn ? v : mn;
-                mx = v > mx ? v : mx;
-                has_nan += v != v ? (FX_T)1 : (FX_T)0;
-                sum += v;
-            }
-        } else {
-            for (int64_t c = 0; c < K; c++) {
-                FX_T v = pr[c * p->ps_col];
-                mn = v < mn ? v : mn;
-                mx = v > mx ? v : mx;
-                has_nan += v != v ? (FX_T)1 : (FX_T)0;
-                sum += v;
-            }
-        }
-        if (has_nan) { lo = NAN; hi = NAN; }
-        else {
-            if ((double)mn < lo) lo = (double)mn;
-            if ((double)mx > hi) hi = (double)mx;
-        }
-        if (K > 1 && !(fabs((double)sum - 1.0) <= p->atol + p->rtol)) not_close += 1.0;
-        const int64_t col = p->col[r];
-        if (col < 0) continue;
-        double v = K == 1 ? (col == 1 ? (double)pr[0] : 1.0 - (double)pr[0])
-                          : (double)pr[col * p->ps_col];
-        v = v < eps ? eps : v;
-        v = v > 1.0 - eps ? 1.0 - eps : v;
-        double l = -log(v);
-        if (SW != NULL) l *= (double)SW[r];
-        total += l;
-    }
-    out[0] = total;
-    out[1] = lo;
-    out[2] = hi;
-    out[3] = not_close;
-}
-
-#undef FX_FN

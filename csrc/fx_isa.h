@@ -12,41 +12,93 @@
 #define FX_X86_DISPATCH 1
 #endif
 
-/* Loss sum of the rows of one block: rows (o, i0 .. i0+n) when inner > 1,
- * rows (o .. o+n, 0) when inner == 1. */
-typedef double (*fx_xent_block_fn)(const fx_xent_problem *p, int64_t o,
-                                   int64_t i0, int64_t n);
 typedef void (*fx_math_fn)(int fn, const void *in, void *out, int64_t n);
 
-/* The threaded runner every kernel family uses: calls fn(problem, b, out)
- * for b in [0, nblocks) on up to nthreads threads (one thread when work, in
- * elements, is small). Each block writes nout doubles to out; they are
- * combined across blocks in block order, pairwise for FX_SUM, so results do
- * not depend on the thread count. Returns -1 if memory for the per-block
- * results cannot be allocated. */
+/* What the driver decides for one call and hands to every block function,
+ * never stored in the public problem structs: the block geometry and, for
+ * gradients of a mean, the scale found once the labels are checked. */
+typedef struct {
+    int64_t rows_per_block;  /* row families: rows per block (depends on C only) */
+    int64_t per_outer;       /* row families with inner > 1: blocks per outer index */
+    int64_t block;           /* element-wise families: elements per block */
+    double grad_scale;       /* fx_xent: gradient of the reduction per row loss */
+} fx_plan;
+
+/* The threaded runner every kernel family uses: calls fn(problem, plan, b,
+ * out) for b in [0, nblocks) on up to nthreads threads (one thread when
+ * work, in elements, is small). Each block writes nout doubles to out; they
+ * are combined across blocks in block order, pairwise for FX_SUM, so
+ * results do not depend on the thread count. Returns -1 if memory for the
+ * per-block results cannot be allocated. */
 enum fx_combine { FX_SUM = 0, FX_MIN = 1, FX_MAX = 2 };
 #define FX_MAX_OUT 4
-typedef void (*fx_block_fn)(const void *problem, int64_t block, double *out);
-int fx_run_blocks(fx_block_fn fn, const void *problem, int64_t nblocks,
-                  int64_t work, int nthreads, int nout, const int *combine,
-                  double *result);
+typedef void (*fx_block_fn)(const void *problem, const fx_plan *plan, int64_t block,
+                            double *out);
+int fx_run_blocks(fx_block_fn fn, const void *problem, const fx_plan *plan,
+                  int64_t nblocks, int64_t work, int nthreads, int nout,
+                  const int *combine, double *result);
 
+/* The kernels of one ISA variant, one per dtype each: the one list of
+ * names the tables are generated from (X-macro; fx_isa_impl.h). X(type,
+ * name) refers to the instantiated functions name_<dtype>_<isa>. */
+#define FX_KERNELS(X)                    \
+    X(fx_block_fn, rows_block)           \
+    X(fx_math_fn, math_eval)             \
+    X(fx_block_fn, bce_block)            \
+    X(fx_block_fn, info_block)           \
+    X(fx_block_fn, logloss_block)
+
+/* The dtypes, in enum fx_dtype order: M(arg, suffix) for each. */
+#define FX_PER_DTYPE(M, arg) M(arg, f32) M(arg, f64)
+
+#define FX_TABLE_FIELD(type, name) type name[FX_DTYPE_COUNT];
 typedef struct {
-    fx_xent_block_fn xent_block[2];   /* indexed by fx_dtype */
-    fx_math_fn math[2];
-    fx_block_fn bce_block[2];
-    fx_block_fn info_block[2];
-    fx_block_fn logloss_block[2];
+    FX_KERNELS(FX_TABLE_FIELD)
 } fx_isa_table;
+#undef FX_TABLE_FIELD
 
 extern const fx_isa_table fx_table_baseline;
 
+/* The row kernels' mode: FX_XENT (cross-entropy), or an fx_softmax_op. */
+#define FX_XENT 0
+
+/* A row problem as the shared row machinery (fx_rows_tmpl.h) reads it:
+ * fx_xent and fx_softmax build one from their problem and hand it to the
+ * one row block function, rows_block, with the mode of their family. */
+typedef struct {
+    int64_t outer, C, inner;
+    fx_view x, y, g;         /* y, g: data NULL when absent */
+    const int64_t *labels;   /* contiguous over rows, or NULL */
+    void *lout;              /* one result per row, contiguous, or NULL */
+    const void *weight;      /* per-class weights or NULL */
+    double smoothing;
+    int64_t ignore_index;
+    int mode;                /* FX_XENT or an fx_softmax_op */
+} fx_rows_job;
+
 /* Row blocking of an (outer, C, inner) problem; sizes depend on C only. */
 int64_t fx_rows_per_block(int64_t C);
-int64_t fx_row_blocks(int64_t outer, int64_t inner, int64_t rows_per_block,
-                      int64_t *per_outer);
-void fx_row_block(int64_t outer, int64_t inner, int64_t rows_per_block,
-                  int64_t per_outer, int64_t b, int64_t *o, int64_t *i0, int64_t *n);
+/* Plans the row blocks of an (outer, C, inner) problem and returns their
+ * count: runs of consecutive outer indices when inner == 1, else runs of
+ * inner positions within one outer index, so each block is rows of one
+ * stride. fx_row_block gives block b's first row (o, i0) and row count. */
+int64_t fx_plan_rows(fx_plan *plan, int64_t outer, int64_t C, int64_t inner);
+static inline void fx_row_block(const fx_plan *plan, int64_t outer, int64_t inner,
+                                int64_t b, int64_t *o, int64_t *i0, int64_t *n)
+{
+    /* inline: the row count must not be a variable whose address escapes,
+     * or every store of a block function would seem to change it */
+    const int64_t rows = plan->rows_per_block;
+    if (inner == 1) {
+        *o = b * rows;
+        *i0 = 0;
+        *n = outer - *o < rows ? outer - *o : rows;
+    } else {
+        *o = b / plan->per_outer;
+        *i0 = (b % plan->per_outer) * rows;
+        *n = inner - *i0 < rows ? inner - *i0 : rows;
+    }
+}
 
 /* The table of the ISA level in use. */
 const fx_isa_table *fx_table(void);

@@ -1,11 +1,16 @@
 /* fx_isa_impl.h - body of one ISA variant. Included once by each isa_*.c
  * with FX_ISA_SUFFIX defined and the target set, so every static inline
- * helper below is compiled (and inlined) for that ISA. */
+ * helper below is compiled (and inlined) for that ISA.
+ *
+ * Every instantiated function is named FX_FN(name) = name_<dtype>_<isa>
+ * (xent_block_f32_avx512), so a profile tells which dtype and ISA ran. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "fx_isa.h"
 #include "fx_math.h"
+
+#define FX_FN(name) FX_CAT(FX_CAT(FX_CAT(name, _), FX_SFX), FX_CAT(_, FX_ISA_SUFFIX))
 
 /* rows handled together by one vector log in the row kernel */
 #define FX_GROUP 16
@@ -16,70 +21,15 @@
 #define FX_SMALL_C 128
 #endif
 
-#define FX_T float
-#define FX_TBYTES 4
-#define FX_TROWS 64
-#define FX_SFX f32
-#define FX_EXP fx_exp_f32
-#define FX_EXP_SUM fx_exp_nonpos_f32
-#define FX_LOG fx_log_f32
-#define FX_LOG1P fx_log1p_f32
-#define FX_LOG1P_UNIT fx_log1p_unit_f32
-#define FX_CHUNK FX_CHUNK_F32
-#define FX_TINY 1.17549435e-38f
-#define FX_HUGE 3.40282347e+38f
-#include "fx_transpose_tmpl.h"
-#include "fx_xent_tmpl.h"
-#include "fx_math_tmpl.h"
-#include "fx_binary_tmpl.h"
-#include "fx_info_tmpl.h"
-#undef FX_T
-#undef FX_TBYTES
-#undef FX_TROWS
-#undef FX_SFX
-#undef FX_EXP
-#undef FX_EXP_SUM
-#undef FX_LOG
-#undef FX_LOG1P
-#undef FX_LOG1P_UNIT
-#undef FX_CHUNK
-#undef FX_TINY
-#undef FX_HUGE
+/* one parameter header and one instantiation per dtype (FX_PER_DTYPE) */
+#include "fx_dtype_f32.h"
+#include "fx_families.h"
+#include "fx_dtype_f64.h"
+#include "fx_families.h"
 
-#define FX_T double
-#define FX_TBYTES 8
-#define FX_TROWS 32
-#define FX_SFX f64
-#define FX_EXP fx_exp_f64
-#define FX_EXP_SUM fx_exp_nonpos_f64
-#define FX_LOG fx_log_f64
-#define FX_LOG1P fx_log1p_f64
-#define FX_LOG1P_UNIT fx_log1p_unit_f64
-#define FX_CHUNK FX_CHUNK_F64
-#define FX_TINY 2.2250738585072014e-308
-#define FX_HUGE 1.7976931348623157e+308
-#include "fx_transpose_tmpl.h"
-#include "fx_xent_tmpl.h"
-#include "fx_math_tmpl.h"
-#include "fx_binary_tmpl.h"
-#include "fx_info_tmpl.h"
-#undef FX_T
-#undef FX_TBYTES
-#undef FX_TROWS
-#undef FX_SFX
-#undef FX_EXP
-#undef FX_EXP_SUM
-#undef FX_LOG
-#undef FX_LOG1P
-#undef FX_LOG1P_UNIT
-#undef FX_CHUNK
-#undef FX_TINY
-#undef FX_HUGE
-
-const fx_isa_table FX_CAT(fx_table_, FX_ISA_SUFFIX) = {
-    {xent_block_f32, xent_block_f64},
-    {math_eval_f32, math_eval_f64},
-    {bce_block_f32, bce_block_f64},
-    {info_block_f32, info_block_f64},
-    {logloss_block_f32, logloss_block_f64},
-};
+/* The table of this ISA, generated from FX_KERNELS x FX_PER_DTYPE. */
+#define FX_TABLE_NAME(name, sfx) FX_CAT(FX_CAT(FX_CAT(name, _), sfx), FX_CAT(_, FX_ISA_SUFFIX)),
+#define FX_TABLE_ROW(type, name) .name = {FX_PER_DTYPE(FX_TABLE_NAME, name)},
+const fx_isa_table FX_CAT(fx_table_, FX_ISA_SUFFIX) = {FX_KERNELS(FX_TABLE_ROW)};
+#undef FX_TABLE_ROW
+#undef FX_TABLE_NAME

@@ -1,6 +1,5 @@
 /* Template (per dtype): applies a vector math function to a contiguous
  * array. Used by the accuracy tests of fx_math.h for each ISA variant. */
-#define FX_FN(name) FX_CAT(name, FX_CAT(_, FX_SFX))
 
 static void FX_FN(math_eval)(int fn, const void *in, void *out, int64_t n)
 {
@@ -24,4 +23,3 @@ static void FX_FN(math_eval)(int fn, const void *in, void *out, int64_t n)
     }
 }
 
-#undef FX_FN

@@ -16,17 +16,16 @@
  * elements with the same values, so there is no scalar remainder unless
  * the matrix is narrower than one block.
  */
-#define FX_TFN(name) FX_CAT(name, FX_CAT(_, FX_SFX))
 #define FX_NL (FX_VL_BYTES / FX_TBYTES)
 
 #if (defined(__GNUC__) || defined(__clang__)) && \
     (FX_NL == 2 || FX_NL == 4 || FX_NL == 8 || FX_NL == 16)
 #define FX_TVEC 1
-typedef FX_T FX_TFN(tvec) __attribute__((vector_size(FX_VL_BYTES)));
+typedef FX_T FX_FN(tvec) __attribute__((vector_size(FX_VL_BYTES)));
 #if FX_TBYTES == 4
-typedef int32_t FX_TFN(tidx) __attribute__((vector_size(FX_VL_BYTES)));
+typedef int32_t FX_FN(tidx) __attribute__((vector_size(FX_VL_BYTES)));
 #else
-typedef int64_t FX_TFN(tidx) __attribute__((vector_size(FX_VL_BYTES)));
+typedef int64_t FX_FN(tidx) __attribute__((vector_size(FX_VL_BYTES)));
 #endif
 
 /* lane indices of zip_lo / zip_hi over the concatenation (a, b) */
@@ -47,14 +46,14 @@ typedef int64_t FX_TFN(tidx) __attribute__((vector_size(FX_VL_BYTES)));
 #define FX_ZIP(a, b, idx) __builtin_shufflevector(a, b, idx)
 #define FX_UNROLL _Pragma("unroll")
 #else
-#define FX_ZIP(a, b, idx) __builtin_shuffle(a, b, (FX_TFN(tidx)){idx})
+#define FX_ZIP(a, b, idx) __builtin_shuffle(a, b, (FX_FN(tidx)){idx})
 #define FX_UNROLL _Pragma("GCC unroll 16")
 #endif
 
-static inline FX_ALWAYS_INLINE void FX_TFN(transpose_block)(const FX_T *src, int64_t srs,
+static inline FX_ALWAYS_INLINE void FX_FN(transpose_block)(const FX_T *src, int64_t srs,
                                                           FX_T *dst, int64_t drs)
 {
-    FX_TFN(tvec) v[FX_NL], u[FX_NL];
+    FX_FN(tvec) v[FX_NL], u[FX_NL];
     FX_UNROLL
     for (int i = 0; i < FX_NL; i++) memcpy(&v[i], src + i * srs, sizeof v[i]);
     FX_UNROLL
@@ -78,7 +77,7 @@ static inline FX_ALWAYS_INLINE void FX_TFN(transpose_block)(const FX_T *src, int
 #define FX_TVEC 0
 #endif
 
-static void FX_TFN(transpose)(const FX_T *src, int64_t srs, FX_T *dst, int64_t drs,
+static void FX_FN(transpose)(const FX_T *src, int64_t srs, FX_T *dst, int64_t drs,
                               int64_t nr, int64_t nc)
 {
 #if FX_TVEC
@@ -87,7 +86,7 @@ static void FX_TFN(transpose)(const FX_T *src, int64_t srs, FX_T *dst, int64_t d
             if (r0 > nr - FX_NL) r0 = nr - FX_NL;
             for (int64_t c0 = 0;; c0 += FX_NL) {
                 if (c0 > nc - FX_NL) c0 = nc - FX_NL;
-                FX_TFN(transpose_block)(src + r0 * srs + c0, srs, dst + c0 * drs + r0, drs);
+                FX_FN(transpose_block)(src + r0 * srs + c0, srs, dst + c0 * drs + r0, drs);
                 if (c0 == nc - FX_NL) break;
             }
             if (r0 == nr - FX_NL) break;
@@ -101,4 +100,3 @@ static void FX_TFN(transpose)(const FX_T *src, int64_t srs, FX_T *dst, int64_t d
 
 #undef FX_TVEC
 #undef FX_NL
-#undef FX_TFN

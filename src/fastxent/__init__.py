@@ -7,9 +7,10 @@ float16 in float32, and have a pure-NumPy twin of the same signature in
 """
 __version__ = "0.1.0"
 
-from ._binary import binary_cross_entropy, binary_cross_entropy_with_logits
+from ._bce import binary_cross_entropy, binary_cross_entropy_with_logits
 from ._config import show_config
-from ._info import entropy, kl_divergence, log_loss
+from ._info import entropy, kl_divergence
+from ._logloss import log_loss
 from ._softmax import log_softmax, logsumexp, softmax
 from ._threads import get_num_threads, set_num_threads
 from ._xent import cross_entropy

@@ -28,78 +28,75 @@ def select_isa(requested: int) -> int: ...
 def set_cpu_cap(n: int) -> None: ...
 def omp_max_threads() -> int: ...
 def build_info() -> _BuildInfo: ...
+# (outer, C, inner) shapes and (s_outer, s_class, s_inner) strides in elements
+_Triple = Tuple[int, int, int]
+# the C status (code, arg, index): see csrc/fx_api.h and _outputs.raise_status
+_Status = Tuple[int, int, int]
+
 def xent(
     x: _Array,
-    outer: int,
-    C: int,
-    inner: int,
-    xs_outer: int,
-    xs_class: int,
-    xs_inner: int,
+    shape: _Triple,
+    xs: _Triple,
     y: Optional[_Array],
-    ys_outer: int,
-    ys_class: int,
-    ys_inner: int,
+    ys: _Triple,
     labels: Optional[NDArray[np.int64]],
     ignore_index: int,
     weight: Optional[_Array],
     smoothing: float,
     loss_out: Optional[_Array],
     grad: Optional[_Array],
-    gs_outer: int,
-    gs_class: int,
-    gs_inner: int,
+    gs: _Triple,
     grad_mean: bool,
     nthreads: int,
-    mode: int = ...,
-) -> Tuple[float, float, int]: ...
+) -> Tuple[_Status, float, float]: ...
+def softmax(
+    x: _Array,
+    shape: _Triple,
+    xs: _Triple,
+    lse_out: Optional[_Array],
+    out: Optional[_Array],
+    os: _Triple,
+    op: int,
+    nthreads: int,
+) -> _Status: ...
 def xent_plain(
     logits: object, target: object, mean: bool, nthreads: int
-) -> Optional[np.generic | int]: ...
+) -> Optional[np.generic | _Status]: ...
 def math_eval(fn: int, inp: _Array, out: _Array) -> None: ...
 def bce(
     x: _Array,
     y: _Array,
     L: int,
     w: Optional[_Array],
-    ws_row: int,
-    ws_col: int,
+    ws: _Triple,
     pw: Optional[_Array],
-    pws_row: int,
-    pws_col: int,
+    pws: _Triple,
     smoothing: float,
     loss_out: Optional[_Array],
     grad: Optional[_Array],
     grad_scale: float,
     probs: bool,
     nthreads: int,
-) -> Tuple[float, int]: ...
+) -> Tuple[_Status, float]: ...
 def info(
     pa: _Array,
-    outer: int,
-    C: int,
-    inner: int,
-    ps_outer: int,
-    ps_class: int,
-    ps_inner: int,
+    shape: _Triple,
+    ps: _Triple,
     qa: Optional[_Array],
-    qs_outer: int,
-    qs_class: int,
-    qs_inner: int,
+    qs: _Triple,
     out: _Array,
     scale: float,
     nthreads: int,
-) -> int: ...
+) -> _Status: ...
 def logloss(
     prob: _Array,
     n: int,
     K: int,
-    ps_row: int,
-    ps_col: int,
+    ps: _Triple,
     col: NDArray[np.int64],
     sw: Optional[_Array],
     eps: float,
     rtol: float,
     atol: float,
     nthreads: int,
-) -> Tuple[float, float, float, float]: ...
+) -> Tuple[_Status, float, float, float, float]: ...

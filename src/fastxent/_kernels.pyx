@@ -2,85 +2,27 @@
 """Thin binding of the C kernels in csrc/.
 
 Validates nothing and converts nothing: the Python layer hands over arrays
-of the compute dtype, strides in elements and checked arguments. Every kernel
-runs with the GIL released.
+of the compute dtype, strides in elements and checked arguments. One def per
+C entry point (fx_api.h); every kernel runs with the GIL released.
+
+The single exception is xent_plain, cross_entropy's one-call fast path: it
+checks the types of its arguments in C and declines (returns None) anything
+that is not its case, so that a (64, 10) call costs about a microsecond.
 """
 from libc.stdint cimport int64_t
 from libc.string cimport memset
 cimport numpy as cnp
+
 
 cnp.import_array()
 
 cdef extern from "numpy/arrayobject.h":
     object PyArray_Scalar(void *data, cnp.PyArray_Descr *descr, object base)
 
-cdef extern from "fx_api.h" nogil:
-    ctypedef struct fx_xent_problem:
-        int64_t outer, C, inner
-        const void *x
-        int64_t xs_outer, xs_class, xs_inner
-        const void *y
-        int64_t ys_outer, ys_class, ys_inner
-        const int64_t *labels
-        int64_t ignore_index
-        const void *weight
-        double smoothing
-        void *loss_out
-        void *grad
-        int64_t gs_outer, gs_class, gs_inner
-        double grad_scale
-        int grad_mean
-        int mode
-
-    ctypedef struct fx_bce_problem:
-        int64_t n, L
-        const void *x
-        const void *y
-        const void *w
-        int64_t ws_row, ws_col
-        const void *pw
-        int64_t pws_row, pws_col
-        double smoothing
-        void *loss_out
-        void *grad
-        double grad_scale
-        int probs
-        int64_t block
-
-    ctypedef struct fx_info_problem:
-        int64_t outer, C, inner
-        const void *p
-        int64_t ps_outer, ps_class, ps_inner
-        const void *q
-        int64_t qs_outer, qs_class, qs_inner
-        void *out
-        double scale
-
-    ctypedef struct fx_logloss_problem:
-        int64_t n, K
-        const void *prob
-        int64_t ps_row, ps_col
-        const int64_t *col
-        const void *sw
-        double eps, rtol, atol
-
-    int fx_bce(fx_bce_problem *p, int dtype, int nthreads, double *result)
-    int fx_info(fx_info_problem *p, int dtype, int nthreads, double *result)
-    int fx_logloss(fx_logloss_problem *p, int dtype, int nthreads, double *result)
-
-    int fx_select_isa(int requested)
-    int fx_current_isa()
-    int fx_supported_isa()
-    const char *fx_isa_name(int isa)
-    int fx_have_openmp()
-    int fx_omp_max_threads()
-    void fx_set_cpu_cap(int n)
-    const char *fx_compiler()
-    int fx_forked_serial()
-    int fx_openmp_version()
-    int64_t fx_row_chunk(int dtype)
-    int fx_xent(fx_xent_problem *p, int dtype, int nthreads, double *result)
-    void fx_math_eval(int fn, int dtype, const void *inp, void *out, int64_t n)
+# Strides travel as (s_outer, s_class, s_inner) in elements, shapes as
+# (outer, C, inner); each def returns the C status as (code, arg, index)
+# first, which the Python layer turns into its error (_outputs.raise_status).
+ctypedef (int64_t, int64_t, int64_t) triple
 
 
 cdef inline const void *_ptr(object a):
@@ -93,17 +35,17 @@ cdef inline int _dtype_code(cnp.ndarray a):
     return 0 if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT32 else 1
 
 
-cdef inline _no_memory():
-    raise MemoryError("fastxent: could not allocate the per-block results")
+cdef inline fx_view _view(object a, triple s):
+    cdef fx_view v
+    v.data = <void *>_ptr(a)
+    v.s_outer = s[0]
+    v.s_class = s[1]
+    v.s_inner = s[2]
+    return v
 
 
-cdef inline int _run_xent(fx_xent_problem *p, int dt, int nthreads, double *res) except -1:
-    cdef int rc
-    with nogil:
-        rc = fx_xent(p, dt, nthreads, res)
-    if rc != 0:
-        _no_memory()
-    return 0
+cdef inline tuple _status(fx_status st):
+    return (st.code, st.arg, st.index)
 
 
 def select_isa(int requested):
@@ -136,46 +78,45 @@ def build_info():
     }
 
 
-def xent(cnp.ndarray x, int64_t outer, int64_t C, int64_t inner,
-         int64_t xs_outer, int64_t xs_class, int64_t xs_inner,
-         object y, int64_t ys_outer, int64_t ys_class, int64_t ys_inner,
-         object labels, int64_t ignore_index, object weight, double smoothing,
-         object loss_out, object grad, int64_t gs_outer, int64_t gs_class,
-         int64_t gs_inner, bint grad_mean, int nthreads, int mode=0):
-    """The row kernels over (outer, C, inner).
-
-    mode 0: softmax cross-entropy. Without a target, mode 1 writes logsumexp
-    per row into loss_out; 2 and 3 write log_softmax / softmax into grad.
-    Returns (loss sum, mean denominator, first bad label's flat index or -1).
-    """
+def xent(cnp.ndarray x, triple shape, triple xs, object y, triple ys, object labels,
+         int64_t ignore_index, object weight, double smoothing, object loss_out,
+         object grad, triple gs, bint grad_mean, int nthreads):
+    """fx_xent: softmax cross-entropy over (outer, C, inner) against labels or
+    soft targets y. Returns (status, loss sum, mean denominator)."""
     cdef fx_xent_problem p
-    cdef double res[3]
+    cdef fx_xent_sums sums
+    cdef fx_status st
     cdef int dt = _dtype_code(x)
-    p.outer = outer
-    p.C = C
-    p.inner = inner
-    p.x = cnp.PyArray_DATA(x)
-    p.xs_outer = xs_outer
-    p.xs_class = xs_class
-    p.xs_inner = xs_inner
-    p.y = _ptr(y)
-    p.ys_outer = ys_outer
-    p.ys_class = ys_class
-    p.ys_inner = ys_inner
+    p.outer, p.C, p.inner = shape
+    p.x = _view(x, xs)
+    p.y = _view(y, ys)
     p.labels = <const int64_t *>_ptr(labels)
     p.ignore_index = ignore_index
     p.weight = _ptr(weight)
     p.smoothing = smoothing
     p.loss_out = <void *>_ptr(loss_out)
-    p.grad = <void *>_ptr(grad)
-    p.gs_outer = gs_outer
-    p.gs_class = gs_class
-    p.gs_inner = gs_inner
-    p.grad_scale = 1.0
+    p.grad = _view(grad, gs)
     p.grad_mean = grad_mean
-    p.mode = mode   # enum fx_row_mode
-    _run_xent(&p, dt, nthreads, res)
-    return res[0], res[1], <int64_t>res[2]
+    with nogil:
+        st = fx_xent(&p, dt, nthreads, &sums)
+    return _status(st), sums.loss, sums.denom
+
+
+def softmax(cnp.ndarray x, triple shape, triple xs, object lse_out, object out, triple os,
+            int op, int nthreads):
+    """fx_softmax: op 1 writes logsumexp per row into lse_out, 2 and 3
+    log_softmax / softmax into out. Returns the status."""
+    cdef fx_softmax_problem p
+    cdef fx_status st
+    cdef int dt = _dtype_code(x)
+    p.outer, p.C, p.inner = shape
+    p.x = _view(x, xs)
+    p.lse_out = <void *>_ptr(lse_out)
+    p.out = _view(out, os)
+    p.op = op
+    with nogil:
+        st = fx_softmax(&p, dt, nthreads)
+    return _status(st)
 
 
 cdef inline bint _plain(object a, int typenum, int ndim):
@@ -191,10 +132,12 @@ def xent_plain(object logits, object target, bint mean, int nthreads):
     """cross_entropy's common case in one C call: 2-D float32/float64
     C-ordered logits, 1-D int64 labels, no options but the reduction (mean or
     sum) and the default ignore_index. Returns the loss as a NumPy scalar of
-    the logits' dtype, the flat index of the first bad label as an int, or
-    None when the arguments are not this case (the caller checks them all)."""
+    the logits' dtype, the C status (code, arg, index) when it is not OK, or
+    None when the arguments are not this case (the caller checks them all).
+    The one def that checks types: see the module docstring."""
     cdef fx_xent_problem p
-    cdef double res[3]
+    cdef fx_xent_sums sums
+    cdef fx_status st
     cdef int dt
     cdef double v
     cdef float v32
@@ -215,20 +158,20 @@ def xent_plain(object logits, object target, bint mean, int nthreads):
     p.outer = N
     p.C = C
     p.inner = 1
-    p.x = cnp.PyArray_DATA(x)
-    p.xs_outer = C
-    p.xs_class = p.xs_inner = 1
+    p.x.data = cnp.PyArray_DATA(x)
+    p.x.s_outer = C
+    p.x.s_class = p.x.s_inner = 1
     p.labels = <const int64_t *>cnp.PyArray_DATA(t)
     p.ignore_index = -100
-    p.grad_scale = 1.0
     p.grad_mean = mean
-    _run_xent(&p, dt, nthreads, res)
-    if res[2] >= 0:
-        return <int64_t>res[2]
+    with nogil:
+        st = fx_xent(&p, dt, nthreads, &sums)
+    if st.code != FX_OK:
+        return _status(st)
     if mean:
-        v = res[0] / res[1] if res[1] != 0 else float("nan")
+        v = sums.loss / sums.denom if sums.denom != 0 else float("nan")
     else:
-        v = res[0]
+        v = sums.loss
     if dt == 0:
         v32 = <float>v
         return PyArray_Scalar(&v32, cnp.PyArray_DESCR(x), None)
@@ -246,87 +189,64 @@ def math_eval(int fn, cnp.ndarray inp, cnp.ndarray out):
         fx_math_eval(fn, dt, a, b, n)
 
 
-def bce(cnp.ndarray x, cnp.ndarray y, int64_t L, object w, int64_t ws_row,
-        int64_t ws_col, object pw, int64_t pws_row, int64_t pws_col,
-        double smoothing, object loss_out, object grad, double grad_scale,
-        bint probs, int nthreads):
-    """Binary cross-entropy; returns (loss sum, first bad flat index or -1)."""
+def bce(cnp.ndarray x, cnp.ndarray y, int64_t L, object w, triple ws, object pw, triple pws,
+        double smoothing, object loss_out, object grad, double grad_scale, bint probs,
+        int nthreads):
+    """fx_bce: binary cross-entropy over contiguous x, y viewed as rows of L;
+    w, pw broadcast views (row stride, column stride, 0). Returns (status,
+    loss sum)."""
     cdef fx_bce_problem p
-    cdef double res[2]
-    cdef int rc
+    cdef fx_status st
+    cdef double total
     cdef int dt = _dtype_code(x)
     p.n = cnp.PyArray_SIZE(x)
     p.L = L
     p.x = cnp.PyArray_DATA(x)
     p.y = cnp.PyArray_DATA(y)
-    p.w = _ptr(w)
-    p.ws_row = ws_row
-    p.ws_col = ws_col
-    p.pw = _ptr(pw)
-    p.pws_row = pws_row
-    p.pws_col = pws_col
+    p.w = _view(w, ws)
+    p.pw = _view(pw, pws)
     p.smoothing = smoothing
     p.loss_out = <void *>_ptr(loss_out)
     p.grad = <void *>_ptr(grad)
     p.grad_scale = grad_scale
     p.probs = probs
     with nogil:
-        rc = fx_bce(&p, dt, nthreads, res)
-    if rc != 0:
-        _no_memory()
-    return res[0], (-1 if res[1] == float("inf") else <int64_t>res[1])
+        st = fx_bce(&p, dt, nthreads, &total)
+    return _status(st), total
 
 
-def info(cnp.ndarray pa, int64_t outer, int64_t C, int64_t inner,
-         int64_t ps_outer, int64_t ps_class, int64_t ps_inner,
-         object qa, int64_t qs_outer, int64_t qs_class, int64_t qs_inner,
-         cnp.ndarray out, double scale, int nthreads):
-    """Entropy (qa None) or KL per row into out; returns the first row with a
-    negative value, or -1."""
+def info(cnp.ndarray pa, triple shape, triple ps, object qa, triple qs, cnp.ndarray out,
+         double scale, int nthreads):
+    """fx_info: entropy (qa None) or KL per row into out. Returns the status."""
     cdef fx_info_problem p
-    cdef double res[1]
-    cdef int rc
+    cdef fx_status st
     cdef int dt = _dtype_code(pa)
-    p.outer = outer
-    p.C = C
-    p.inner = inner
-    p.p = cnp.PyArray_DATA(pa)
-    p.ps_outer = ps_outer
-    p.ps_class = ps_class
-    p.ps_inner = ps_inner
-    p.q = _ptr(qa)
-    p.qs_outer = qs_outer
-    p.qs_class = qs_class
-    p.qs_inner = qs_inner
+    p.outer, p.C, p.inner = shape
+    p.p = _view(pa, ps)
+    p.q = _view(qa, qs)
     p.out = cnp.PyArray_DATA(out)
     p.scale = scale
     with nogil:
-        rc = fx_info(&p, dt, nthreads, res)
-    if rc != 0:
-        _no_memory()
-    return -1 if res[0] == float("inf") else <int64_t>res[0]
+        st = fx_info(&p, dt, nthreads)
+    return _status(st)
 
 
-def logloss(cnp.ndarray prob, int64_t n, int64_t K, int64_t ps_row, int64_t ps_col,
-            cnp.ndarray col, object sw, double eps, double rtol, double atol,
-            int nthreads):
-    """Log loss gather; returns (weighted loss sum, min, max, rows not summing to 1)."""
+def logloss(cnp.ndarray prob, int64_t n, int64_t K, triple ps, cnp.ndarray col, object sw,
+            double eps, double rtol, double atol, int nthreads):
+    """fx_logloss: the log loss gather. Returns (status, weighted loss sum,
+    min, max, rows not summing to 1)."""
     cdef fx_logloss_problem p
-    cdef double res[4]
-    cdef int rc
+    cdef fx_logloss_stats r
+    cdef fx_status st
     cdef int dt = _dtype_code(prob)
     p.n = n
     p.K = K
-    p.prob = cnp.PyArray_DATA(prob)
-    p.ps_row = ps_row
-    p.ps_col = ps_col
+    p.prob = _view(prob, ps)
     p.col = <const int64_t *>cnp.PyArray_DATA(col)
     p.sw = _ptr(sw)
     p.eps = eps
     p.rtol = rtol
     p.atol = atol
     with nogil:
-        rc = fx_logloss(&p, dt, nthreads, res)
-    if rc != 0:
-        _no_memory()
-    return res[0], res[1], res[2], res[3]
+        st = fx_logloss(&p, dt, nthreads, &r)
+    return _status(st), r.loss, r.lo, r.hi, r.not_close

@@ -5,9 +5,11 @@ import numpy as np
 
 from . import _kernels
 from ._threads import resolve as _resolve_threads
-from ._validation import as_float_array, as_outer_class_inner, layout_of, normalize_axis
+from ._args import normalize_axis
+from ._arrays import as_float_array, layout_of
+from ._outputs import check_out, deliver, raise_status, strided_buffer
 
-_LOGSUMEXP, _LOG_SOFTMAX, _SOFTMAX = 1, 2, 3   # enum fx_row_mode
+_LOGSUMEXP, _LOG_SOFTMAX, _SOFTMAX = 1, 2, 3   # enum fx_softmax_op
 
 
 def _prepare(x, axis, num_threads):
@@ -17,35 +19,22 @@ def _prepare(x, axis, num_threads):
     return a, ax, nthreads
 
 
-def _normalise(x, axis, out, num_threads, mode):
+def _normalise(x, axis, out, num_threads, op):
     a, ax, nthreads = _prepare(x, axis, num_threads)
-    if out is None:
-        res = np.empty_like(a)          # keeps a's memory order
-    else:
-        if not isinstance(out, np.ndarray):
-            raise ValueError(f"out: expected a numpy.ndarray, got {type(out).__name__}")
-        if out.shape != a.shape or out.dtype != a.dtype:
-            raise ValueError(
-                f"out: expected shape {a.shape} and dtype {a.dtype}, "
-                f"got shape {out.shape} and dtype {out.dtype}")
-        if not out.flags.writeable:
-            raise ValueError("out: the array is read-only")
-        res = out
-    olay = as_outer_class_inner(res, ax) if res.flags.aligned else None
-    buf = res if olay is not None else np.empty(a.shape, dtype=a.dtype)
-    if olay is None:
-        olay = as_outer_class_inner(buf, ax)
+    if out is not None:   # a misaligned out is filled through a temporary
+        check_out(out, a.shape, a.dtype, name="out", aligned=False)
+    buf, olay = strided_buffer(out, a, ax)
     if np.may_share_memory(buf, a) and not (
             buf.__array_interface__["data"][0] == a.__array_interface__["data"][0]
             and buf.strides == a.strides):
         a = a.copy()  # partial overlap: read from a copy (exact aliasing is fine)
-    a, (outer, C, inner, xso, xsc, xsi) = layout_of(a, ax)
+    a, lay = layout_of(a, ax)
     if a.size:
-        _kernels.xent(a, outer, C, inner, xso, xsc, xsi, None, 0, 0, 0, None, 0, None,
-                      0.0, None, buf, olay[3], olay[4], olay[5], False, nthreads, mode)
-    if buf is not res:
-        np.copyto(res, buf)
-    return res
+        status = _kernels.softmax(a, lay.shape, lay.strides, None, buf, olay.strides, op,
+                                  nthreads)
+        if status[0]:
+            raise_status(status, ())
+    return deliver(buf, out)
 
 
 def log_softmax(x, axis=-1, *, out=None, num_threads=None):
@@ -134,11 +123,13 @@ def logsumexp(x, axis=-1, *, num_threads=None):
     0.6931...
     """
     a, ax, nthreads = _prepare(x, axis, num_threads)
-    a, (outer, C, inner, xso, xsc, xsi) = layout_of(a, ax)
+    a, lay = layout_of(a, ax)
     res = np.empty(a.shape[:ax] + a.shape[ax + 1:], dtype=a.dtype)
-    if C == 0:
+    if lay.C == 0:
         res.fill(-np.inf)       # the sum of no exps is 0
     elif res.size:
-        _kernels.xent(a, outer, C, inner, xso, xsc, xsi, None, 0, 0, 0, None, 0, None,
-                      0.0, res, None, 0, 0, 0, False, nthreads, _LOGSUMEXP)
+        status = _kernels.softmax(a, lay.shape, lay.strides, res, None, (0, 0, 0), _LOGSUMEXP,
+                                  nthreads)
+        if status[0]:
+            raise_status(status, ())
     return res[()] if res.ndim == 0 else res

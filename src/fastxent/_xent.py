@@ -6,40 +6,13 @@ import math
 import numpy as np
 
 from . import _kernels
+from ._args import REDUCTIONS, check_fraction, check_int, check_reduction, normalize_axis
+from ._arrays import (F32, F64, I64_MAX, INT64, NO_STRIDES, as_float_array, labels_as_int64,
+                      layout_of)
+from ._outputs import BAD_LABEL, check_out, deliver, finish, raise_status, strided_buffer
 from ._threads import resolve as _resolve_threads
-from ._validation import (
-    as_float_array,
-    as_outer_class_inner,
-    check_fraction,
-    check_grad_out,
-    check_int,
-    check_reduction,
-    layout_of,
-    normalize_axis,
-)
 
-_INT64 = np.dtype(np.int64)
-_I64_MAX = int(np.iinfo(np.int64).max)
-_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)   # NumPy's singletons
-_REDUCTIONS = ("mean", "sum", "none")
 _prod = math.prod
-
-
-def _labels_as_int64(t: np.ndarray) -> np.ndarray:
-    """Class labels as a contiguous int64 array (a copy unless already so)."""
-    if t.dtype.kind == "u" and t.dtype.itemsize == 8 and t.size and t.max() > _I64_MAX:
-        flat = int(np.argmax(t.reshape(-1) > _I64_MAX))
-        raise IndexError(
-            f"target: class index {t.reshape(-1)[flat]} at position "
-            f"{tuple(int(i) for i in np.unravel_index(flat, t.shape))} is out of range")
-    return np.ascontiguousarray(t, dtype=_INT64)
-
-
-def _raise_bad_label(t: np.ndarray, bad: int, C: int, ignore_index) -> None:
-    pos = tuple(int(i) for i in np.unravel_index(bad, t.shape)) if t.ndim else ()
-    raise IndexError(
-        f"target: class index {t.reshape(-1)[bad]} at position {pos} is outside "
-        f"[0, {C}) and is not ignore_index ({ignore_index})")
 
 
 def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
@@ -129,42 +102,97 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
             and type(reduction) is str and (reduction == "mean" or reduction == "sum")):
         r = _kernels.xent_plain(logits, target, reduction == "mean", _resolve_threads(num_threads))
         if r is not None:
-            if type(r) is int:
-                _raise_bad_label(target, r, logits.shape[1], ignore_index)
+            if type(r) is tuple:
+                raise_status(r, (("logits", logits), ("target", target)),
+                             C=logits.shape[1], ignore_index=ignore_index)
             return r
-    # Fast paths keep a small call cheap; every check still runs.
+    x, ax = _logits(logits, axis)
+    shape, dt = x.shape, x.dtype
+    C = shape[ax]
+    red = reduction if reduction in REDUCTIONS else check_reduction(reduction)
+    eps = 0.0 if (type(label_smoothing) in (float, int) and label_smoothing == 0) \
+        else check_fraction(label_smoothing, "label_smoothing")
+    ignore = ignore_index if type(ignore_index) is int else check_int(ignore_index, "ignore_index")
+    nthreads = _resolve_threads(num_threads)
+    t, soft = _target(target, shape, ax, ignore, ignore_index)
+    w = None if weight is None else _weight(weight, C, dt)
+    want_grad = bool(return_grad) or grad_out is not None
+    x, xshape, xs = _logits_view(x, ax)
+    if soft:
+        y, ylay = layout_of(as_float_array(t, "target", dt), ax)
+        ys, labels = ylay.strides, None
+    else:
+        y, ys = None, NO_STRIDES
+        if ignore == -100 and t.dtype is INT64 and t.flags.c_contiguous:
+            labels = t   # the common case, without a call
+        else:
+            labels, ignore = _labels(t, C, ignore, ignore_index)
+    loss_out = np.empty(shape[:ax] + shape[ax + 1:], dtype=dt) if red == "none" else None
+    grad, gs = None, NO_STRIDES
+    if want_grad:
+        if grad_out is not None:
+            check_out(grad_out, shape, dt,
+                      (("logits", logits), ("target", target), ("weight", weight)))
+        grad, glay = strided_buffer(grad_out, x, ax)
+        gs = glay.strides
+    status, total, denom = _kernels.xent(x, xshape, xs, y, ys, labels, ignore, w, eps,
+                                         loss_out, grad, gs, red == "mean", nthreads)
+    if status[0]:
+        raise_status(status, (("logits", logits), ("target", t)), C=C,
+                     ignore_index=ignore_index)
+    loss = loss_out if red == "none" else finish(red, total, denom, loss_out, dt)
+    if not want_grad:
+        return loss
+    if red == "mean" and denom == 0:
+        grad.fill(np.nan)
+    return loss, deliver(grad, grad_out)
+
+
+def _logits(logits, axis):
+    """The logits as a float32/float64 array with at least one class, and the
+    class axis. Fast paths keep a small call cheap; every check still runs."""
     x = logits
-    if type(x) is not np.ndarray or not (x.dtype is _F32 or x.dtype is _F64) \
+    if type(x) is not np.ndarray or not (x.dtype is F32 or x.dtype is F64) \
             or not x.flags.aligned:
         x = as_float_array(logits, "logits")
     ndim = x.ndim
     if ndim == 0:
         raise ValueError("logits: expected at least 1 dimension (the class axis), got a scalar")
     ax = ndim - 1 if axis == -1 else normalize_axis(axis, ndim)
-    dt = x.dtype
-    shape = x.shape
-    C = shape[ax]
-    if C == 0:
+    if x.shape[ax] == 0:
         raise ValueError(f"logits: the class axis {ax} has length 0; expected at least 1 class")
-    if reduction not in _REDUCTIONS:
-        check_reduction(reduction)
-    red = reduction
-    eps = 0.0 if (type(label_smoothing) in (float, int) and label_smoothing == 0) \
-        else check_fraction(label_smoothing, "label_smoothing")
-    ignore = ignore_index if type(ignore_index) is int else check_int(ignore_index, "ignore_index")
-    nthreads = _resolve_threads(num_threads)
+    return x, ax
 
+
+def _logits_view(x, ax):
+    """(x or a copy, (outer, C, inner), strides): no Layout built for the
+    common C-ordered case."""
+    shape = x.shape
+    if x.flags.c_contiguous:
+        C = shape[ax]
+        if len(shape) == 2 and ax == 1:
+            outer, inner = shape[0], 1
+        else:
+            inner = _prod(shape[ax + 1:])
+            outer = _prod(shape[:ax])
+        return x, (outer, C, inner), (C * inner, inner, 1)
+    x, lay = layout_of(x, ax)
+    return x, lay.shape, lay.strides
+
+
+def _target(target, shape, ax, ignore, ignore_index):
+    """(target as an array, soft): class indices of the logits' shape without
+    `ax`, or probabilities of the logits' shape."""
     t = target if type(target) is np.ndarray else np.asarray(target)
-    row_shape = shape[:ax] + shape[ax + 1:]
     kind = t.dtype.kind
     if kind in "iu":
-        soft = False
+        row_shape = shape[:ax] + shape[ax + 1:]
         if t.shape != row_shape:
             raise ValueError(
                 f"target: class indices must have the logits' shape without axis {ax}, "
                 f"{row_shape}, got {t.shape}")
-    elif kind == "f":
-        soft = True
+        return t, False
+    if kind == "f":
         if ignore != -100:
             raise ValueError(
                 f"ignore_index: not supported with floating (soft) targets, got {ignore_index}")
@@ -172,78 +200,28 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
             raise ValueError(
                 f"target: class probabilities must have the logits' shape {shape}, "
                 f"got {t.shape}")
-    else:
-        raise ValueError(
-            f"target: expected integer class indices or floating probabilities, "
-            f"got dtype {t.dtype}")
+        return t, True
+    raise ValueError(
+        f"target: expected integer class indices or floating probabilities, "
+        f"got dtype {t.dtype}")
 
-    w = None
-    if weight is not None:
-        w = np.ascontiguousarray(as_float_array(weight, "weight", dt))
-        if w.shape != (C,):
-            raise ValueError(f"weight: expected shape ({C},) (one per class), got {w.shape}")
 
-    want_grad = bool(return_grad) or grad_out is not None
-    if x.flags.c_contiguous:
-        if ndim == 2 and ax == 1:
-            outer, inner = shape[0], 1
-        else:
-            inner = _prod(shape[ax + 1:])
-            outer = _prod(shape[:ax])
-        xso, xsc, xsi = C * inner, inner, 1
-    else:
-        x, (outer, _, inner, xso, xsc, xsi) = layout_of(x, ax)
+def _weight(weight, C, dt):
+    w = np.ascontiguousarray(as_float_array(weight, "weight", dt))
+    if w.shape != (C,):
+        raise ValueError(f"weight: expected shape ({C},) (one per class), got {w.shape}")
+    return w
 
-    y = labels = None
-    ys = (0, 0, 0)
-    if soft:
-        y = as_float_array(t, "target", dt)
-        y, lay = layout_of(y, ax)
-        ys = lay[3:]
-    else:
-        labels = t if (t.dtype == _INT64 and t.flags.c_contiguous) else _labels_as_int64(t)
-        if ignore != -100 and (ignore > _I64_MAX or ignore < -_I64_MAX - 1):
-            # cannot equal any int64 label; any stand-in outside [0, C) works
-            # as long as no label takes its value
-            ignore = -_I64_MAX - 1
-            hit = np.flatnonzero(labels.reshape(-1) == ignore)
-            if hit.size:
-                _raise_bad_label(t, int(hit[0]), C, ignore_index)
 
-    loss_out = np.empty(row_shape, dtype=dt) if red == "none" else None
-    grad = None
-    gs = (0, 0, 0)
-    if want_grad:
-        if grad_out is not None:
-            check_grad_out(grad_out, shape, dt,
-                           (("logits", logits), ("target", target), ("weight", weight)))
-        grad = grad_out if grad_out is not None else np.empty_like(x)
-        lay = as_outer_class_inner(grad, ax)
-        if lay is None:  # strides no single walk fits: a C-ordered temporary, copied at the end
-            grad = np.empty(shape, dtype=dt)
-            lay = as_outer_class_inner(grad, ax)
-        gs = lay[3:]
-
-    total, denom, bad = _kernels.xent(x, outer, C, inner, xso, xsc, xsi,
-                                      y, ys[0], ys[1], ys[2],
-                                      labels, ignore, w, eps,
-                                      loss_out, grad, gs[0], gs[1], gs[2],
-                                      red == "mean", nthreads)
-    if bad >= 0:
-        _raise_bad_label(t, bad, C, ignore_index)
-
-    if red == "none":
-        loss = loss_out
-    elif red == "sum":
-        loss = dt.type(total)
-    else:
-        loss = dt.type(total / denom) if denom != 0 else dt.type("nan")
-
-    if not want_grad:
-        return loss
-    if red == "mean" and denom == 0:
-        grad.fill(np.nan)
-    if grad_out is not None and grad is not grad_out:
-        np.copyto(grad_out, grad)
-        grad = grad_out
-    return loss, grad
+def _labels(t, C, ignore, ignore_index):
+    """(contiguous int64 labels, ignore_index as the kernel compares it)."""
+    labels = t if (t.dtype == INT64 and t.flags.c_contiguous) else labels_as_int64(t)
+    if ignore != -100 and (ignore > I64_MAX or ignore < -I64_MAX - 1):
+        # cannot equal any int64 label; any stand-in outside [0, C) works
+        # as long as no label takes its value
+        ignore = -I64_MAX - 1
+        hit = np.flatnonzero(labels.reshape(-1) == ignore)
+        if hit.size:
+            raise_status((BAD_LABEL, 0, int(hit[0])), (("target", t),), C=C,
+                         ignore_index=ignore_index)
+    return labels, ignore

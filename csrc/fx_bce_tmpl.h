@@ -1,5 +1,5 @@
-/* fx_binary_tmpl.h - binary cross-entropy, element-wise, one instance per
- * dtype. Template parameters: FX_T, FX_SFX, FX_EXP, FX_LOG, FX_LOG1P.
+/* fx_bce_tmpl.h - binary cross-entropy, element-wise, one instance per
+ * dtype and ISA. Template parameters: fx_dtype_f32.h lists them.
  *
  * From logits, with sp(z) = log(1 + e^z) = max(z, 0) + log1p(e^-|z|):
  *
@@ -13,7 +13,6 @@
  * From probabilities (PyTorch's semantics): each log is clamped at -100,
  *     l = -w [ y max(log p, -100) + (1 - y) max(log1p(-p), -100) ].
  */
-#define FX_FN(name) FX_CAT(name, FX_CAT(_, FX_SFX))
 #define FX_BCE_CHUNK 1024
 
 /* One chunk (n <= FX_BCE_CHUNK) from logits; w / pw are NULL or contiguous.
@@ -99,14 +98,14 @@ static inline __attribute__((always_inline)) FX_T FX_FN(bce_probs_chunk)(
     return sum;
 }
 
-static void FX_FN(bce_block)(const void *vp, int64_t b, double *out)
+static void FX_FN(bce_block)(const void *vp, const fx_plan *plan, int64_t b, double *out)
 {
     const fx_bce_problem *p = (const fx_bce_problem *)vp;
     const int64_t L = p->L;
-    const int64_t i0 = b * p->block;
-    const int64_t i1 = i0 + p->block < p->n ? i0 + p->block : p->n;
+    const int64_t i0 = b * plan->block;
+    const int64_t i1 = i0 + plan->block < p->n ? i0 + plan->block : p->n;
     const FX_T *X = (const FX_T *)p->x, *Y = (const FX_T *)p->y;
-    const FX_T *W = (const FX_T *)p->w, *PW = (const FX_T *)p->pw;
+    const FX_T *W = (const FX_T *)p->w.data, *PW = (const FX_T *)p->pw.data;
     FX_T *LO = (FX_T *)p->loss_out, *G = (FX_T *)p->grad;
     const FX_T keep = (FX_T)(1.0 - p->smoothing), half_a = (FX_T)(0.5 * p->smoothing);
     const FX_T gsc = (FX_T)p->grad_scale;
@@ -126,20 +125,20 @@ static void FX_FN(bce_block)(const void *vp, int64_t b, double *out)
         if (n > FX_BCE_CHUNK) n = FX_BCE_CHUNK;
         const FX_T *wc = NULL, *pwc = NULL;
         if (has_w) {
-            const FX_T *w0 = W + r * p->ws_row + c * p->ws_col;
-            if (p->ws_col == 1) {
+            const FX_T *w0 = W + r * p->w.s_outer + c * p->w.s_class;
+            if (p->w.s_class == 1) {
                 wc = w0;
             } else {  /* broadcast (stride 0) or strided: gather */
-                for (int64_t j = 0; j < n; j++) wbuf[j] = w0[j * p->ws_col];
+                for (int64_t j = 0; j < n; j++) wbuf[j] = w0[j * p->w.s_class];
                 wc = wbuf;
             }
         }
         if (has_pw) {
-            const FX_T *q0 = PW + r * p->pws_row + c * p->pws_col;
-            if (p->pws_col == 1) {
+            const FX_T *q0 = PW + r * p->pw.s_outer + c * p->pw.s_class;
+            if (p->pw.s_class == 1) {
                 pwc = q0;
             } else {
-                for (int64_t j = 0; j < n; j++) pwbuf[j] = q0[j * p->pws_col];
+                for (int64_t j = 0; j < n; j++) pwbuf[j] = q0[j * p->pw.s_class];
                 pwc = pwbuf;
             }
         }
@@ -174,4 +173,3 @@ static void FX_FN(bce_block)(const void *vp, int64_t b, double *out)
     out[1] = first_bad;
 }
 
-#undef FX_FN

@@ -1,23 +1,44 @@
-"""Argument checks and dtype/layout normalisation shared by the public API.
-
-Every check runs once, in Python, before any kernel; messages name the
-argument, what was expected and what was given.
+"""Array views shared by the public functions: dtype and shape
+normalisation, (outer, C, inner) views with strides in elements, and the
+copies made when strides do not fit a single walk.
 """
 from __future__ import annotations
 
-import operator
-from typing import Optional, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 
-try:  # NumPy >= 1.25
-    from numpy.exceptions import AxisError
-except ImportError:  # pragma: no cover - older NumPy
-    AxisError = np.AxisError  # type: ignore[attr-defined,misc]
+# NumPy's dtype singletons, compared with `is` on the fast paths
+F32 = np.dtype(np.float32)
+F64 = np.dtype(np.float64)
+INT64 = np.dtype(np.int64)
+I64_MAX = int(np.iinfo(np.int64).max)
+NO_STRIDES = (0, 0, 0)
 
-REDUCTIONS = ("mean", "sum", "none")
-_F32 = np.dtype(np.float32)
-_F64 = np.dtype(np.float64)
+
+class Layout(NamedTuple):
+    """An array seen as (outer, C, inner) with strides in elements."""
+    outer: int
+    C: int
+    inner: int
+    s_outer: int
+    s_class: int
+    s_inner: int
+
+    @property
+    def shape(self) -> Tuple[int, int, int]:
+        return (self.outer, self.C, self.inner)
+
+    @property
+    def strides(self) -> Tuple[int, int, int]:
+        return (self.s_outer, self.s_class, self.s_inner)
+
+
+class Broadcast(NamedTuple):
+    """A broadcast operand viewed as (rows, last axis): the array (or None)
+    and its strides in elements (row, column, 0)."""
+    array: Optional[np.ndarray]
+    strides: Tuple[int, int, int]
 
 
 def as_float_array(a, name: str, dtype: Optional[np.dtype] = None) -> np.ndarray:
@@ -35,14 +56,14 @@ def as_float_array(a, name: str, dtype: Optional[np.dtype] = None) -> np.ndarray
                              f"with non-numeric elements") from None
     dt = arr.dtype
     if dtype is None:
-        if dt == _F32 or dt == _F64:
+        if dt == F32 or dt == F64:
             target = dt
         elif dt.kind == "f" and dt.itemsize == 2:
-            target = _F32
+            target = F32
         elif dt.kind == "f" and dt.itemsize <= 4:
-            target = _F32
+            target = F32
         elif dt.kind in "fiub":
-            target = _F64
+            target = F64
         else:
             raise ValueError(f"{name}: expected a real numeric array, got dtype {dt}")
     else:
@@ -58,39 +79,6 @@ def c_contiguous(a: np.ndarray) -> np.ndarray:
     """`a` itself if C-contiguous, else a C-ordered copy (0-d stays 0-d,
     unlike np.ascontiguousarray)."""
     return a if a.flags.c_contiguous else a.copy(order="C")
-
-
-def check_reduction(reduction) -> str:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
-    return reduction
-
-
-def check_fraction(value, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a number in [0, 1], got {value!r}") from None
-    if not 0.0 <= v <= 1.0:
-        raise ValueError(f"{name}: expected a number in [0, 1], got {value!r}")
-    return v
-
-
-def normalize_axis(axis, ndim: int, name: str = "axis") -> int:
-    try:
-        ax = operator.index(axis)
-    except TypeError:
-        raise ValueError(f"{name}: expected an integer, got {axis!r}") from None
-    if not -ndim <= ax < ndim:
-        raise AxisError(f"{name}: {axis} is out of bounds for an array of dimension {ndim}")
-    return ax % ndim
-
-
-def check_int(value, name: str) -> int:
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name}: expected an integer, got {value!r}") from None
 
 
 def _merge(shape, strides) -> Optional[Tuple[int, int]]:
@@ -116,7 +104,7 @@ def as_outer_class_inner(arr: np.ndarray, axis: int):
     """
     shp = arr.shape
     if arr.size == 0:  # nothing to walk: any strides do (NumPy's may not merge)
-        return int(np.prod(shp[:axis])), shp[axis], int(np.prod(shp[axis + 1:])), 0, 0, 0
+        return Layout(int(np.prod(shp[:axis])), shp[axis], int(np.prod(shp[axis + 1:])), 0, 0, 0)
     isz = arr.itemsize
     if any(s % isz for s in arr.strides):
         return None
@@ -125,7 +113,7 @@ def as_outer_class_inner(arr: np.ndarray, axis: int):
     inner = _merge(shp[axis + 1:], st[axis + 1:])
     if outer is None or inner is None:
         return None
-    return outer[0], shp[axis], inner[0], outer[1], st[axis], inner[1]
+    return Layout(outer[0], shp[axis], inner[0], outer[1], st[axis], inner[1])
 
 
 def layout_of(arr: np.ndarray, axis: int):
@@ -137,33 +125,15 @@ def layout_of(arr: np.ndarray, axis: int):
     return arr, lay
 
 
-def check_grad_out(grad_out, shape, dtype, inputs, name: str = "grad_out") -> np.ndarray:
-    """Check a caller-provided gradient buffer."""
-    if not isinstance(grad_out, np.ndarray):
-        raise ValueError(f"{name}: expected a numpy.ndarray, got {type(grad_out).__name__}")
-    if grad_out.shape != tuple(shape):
-        raise ValueError(f"{name}: expected shape {tuple(shape)}, got {grad_out.shape}")
-    if grad_out.dtype != dtype:
-        raise ValueError(f"{name}: expected dtype {dtype}, got {grad_out.dtype}")
-    if not grad_out.flags.writeable:
-        raise ValueError(f"{name}: the array is read-only")
-    if not grad_out.flags.aligned:
-        raise ValueError(f"{name}: the array is not aligned")
-    for other_name, other in inputs:
-        if isinstance(other, np.ndarray) and np.may_share_memory(grad_out, other):
-            raise ValueError(f"{name}: overlaps the memory of {other_name}")
-    return grad_out
-
-
 def merged_broadcast(a, name: str, shape, dtype):
     """`a` broadcast to `shape`, viewed as (rows, last axis) with strides.
 
-    Returns (array or None, row stride, column stride) in elements. The
+    Returns a Broadcast (array or None, strides in elements). The
     broadcast is a view (zero strides) unless its leading dims cannot be
     walked with one stride, in which case it is materialised.
     """
     if a is None:
-        return None, 0, 0
+        return Broadcast(None, NO_STRIDES)
     arr = as_float_array(a, name, dtype)
     try:
         b = np.broadcast_to(arr, shape)
@@ -172,7 +142,7 @@ def merged_broadcast(a, name: str, shape, dtype):
             f"{name}: shape {arr.shape} does not broadcast to the input shape "
             f"{tuple(shape)}") from None
     if b.ndim == 0 or b.size == 0:
-        return b, 0, 0
+        return Broadcast(b, NO_STRIDES)
     isz = b.itemsize
     rows = _merge(b.shape[:-1], b.strides[:-1])
     if rows is None or any(s % isz for s in b.strides):
@@ -180,4 +150,16 @@ def merged_broadcast(a, name: str, shape, dtype):
         rows = _merge(b.shape[:-1], b.strides[:-1])
     assert rows is not None  # a C-contiguous array always merges
     col = b.strides[-1] // isz if b.shape[-1] != 1 else 0
-    return b, rows[1] // isz, col
+    return Broadcast(b, (rows[1] // isz, col, 0))
+
+
+def labels_as_int64(t: np.ndarray) -> np.ndarray:
+    """Class labels as a contiguous int64 array (a copy unless already so).
+
+    A uint64 label above the int64 range raises IndexError here."""
+    if t.dtype.kind == "u" and t.dtype.itemsize == 8 and t.size and t.max() > I64_MAX:
+        flat = int(np.argmax(t.reshape(-1) > I64_MAX))
+        raise IndexError(
+            f"target: class index {t.reshape(-1)[flat]} at position "
+            f"{tuple(int(i) for i in np.unravel_index(flat, t.shape))} is out of range")
+    return np.ascontiguousarray(t, dtype=INT64)

@@ -5,18 +5,13 @@ import numpy as np
 
 from . import _kernels
 from ._threads import resolve as _resolve_threads
-from ._validation import (
-    as_float_array,
-    c_contiguous,
-    check_fraction,
-    check_grad_out,
-    check_reduction,
-    merged_broadcast,
-)
+from ._args import check_fraction, check_reduction
+from ._arrays import as_float_array, c_contiguous, merged_broadcast
+from ._outputs import check_out, contiguous_buffer, deliver, finish, raise_status
 
 
 def _prepare(first, target, first_name, weight, pos_weight, grad_out):
-    """Common checks: (x, y, (w, ws_row, ws_col), (pw, ...), dtype)."""
+    """Common checks: (x, y, L, weight Broadcast, pos_weight Broadcast, dtype)."""
     x = c_contiguous(as_float_array(first, first_name))
     dt = x.dtype
     t = np.asarray(target)
@@ -28,31 +23,10 @@ def _prepare(first, target, first_name, weight, pos_weight, grad_out):
     wv = merged_broadcast(weight, "weight", x.shape, dt)
     pwv = merged_broadcast(pos_weight, "pos_weight", x.shape, dt)
     if grad_out is not None:
-        check_grad_out(grad_out, x.shape, dt,
+        check_out(grad_out, x.shape, dt,
                        ((first_name, first), ("target", target), ("weight", weight),
                         ("pos_weight", pos_weight)))
     return x, y, L, wv, pwv, dt
-
-
-def _finish(red, total, n, loss_out, dt):
-    if red == "none":
-        return loss_out
-    if red == "sum":
-        return dt.type(total)
-    return dt.type(total / n) if n else dt.type("nan")
-
-
-def _grad_buffer(grad_out, x):
-    if grad_out is not None and grad_out.flags.c_contiguous:
-        return grad_out
-    return np.empty(x.shape, dtype=x.dtype)
-
-
-def _deliver(grad, grad_out):
-    if grad_out is not None and grad is not grad_out:
-        np.copyto(grad_out, grad)
-        return grad_out
-    return grad
 
 
 def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=None,
@@ -107,14 +81,14 @@ def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=
     want_grad = bool(return_grad) or grad_out is not None
     n = x.size
     loss_out = np.empty(x.shape, dtype=dt) if red == "none" else None
-    grad = _grad_buffer(grad_out, x) if want_grad else None
+    grad = contiguous_buffer(grad_out, x) if want_grad else None
     scale = 1.0 / n if (red == "mean" and n) else 1.0
-    total, _ = _kernels.bce(x, y, L, wv[0], wv[1], wv[2], pwv[0], pwv[1], pwv[2], a,
-                            loss_out, grad, scale, False, nthreads)
-    loss = _finish(red, total, n, loss_out, dt)
+    status, total = _kernels.bce(x, y, L, *wv, *pwv, a, loss_out, grad, scale, False, nthreads)
+    raise_status(status, ())
+    loss = finish(red, total, n, loss_out, dt)
     if not want_grad:
         return loss
-    return loss, _deliver(grad, grad_out)
+    return loss, deliver(grad, grad_out)
 
 
 def binary_cross_entropy(probs, target, *, weight=None, reduction="mean",
@@ -158,19 +132,14 @@ def binary_cross_entropy(probs, target, *, weight=None, reduction="mean",
     want_grad = bool(return_grad) or grad_out is not None
     n = x.size
     loss_out = np.empty(x.shape, dtype=dt) if red == "none" else None
-    total, bad = _kernels.bce(x, y, L, wv[0], wv[1], wv[2], None, 0, 0, 0.0,
-                              loss_out, None, 1.0, True, nthreads)
-    if bad >= 0:
-        xf = x.reshape(-1)
-        name, arr = ("probs", xf) if not (0 <= xf[bad] <= 1) else ("target", y.reshape(-1))
-        pos = tuple(int(i) for i in np.unravel_index(bad, x.shape)) if x.ndim else ()
-        raise ValueError(
-            f"{name}: expected values in [0, 1], got {arr[bad]} at index {pos}")
-    loss = _finish(red, total, n, loss_out, dt)
+    status, total = _kernels.bce(x, y, L, *wv, None, (0, 0, 0), 0.0, loss_out, None, 1.0,
+                                 True, nthreads)
+    raise_status(status, (("probs", x), ("target", y)))
+    loss = finish(red, total, n, loss_out, dt)
     if not want_grad:
         return loss
-    grad = _grad_buffer(grad_out, x)
+    grad = contiguous_buffer(grad_out, x)
     scale = 1.0 / n if (red == "mean" and n) else 1.0
-    _kernels.bce(x, y, L, wv[0], wv[1], wv[2], None, 0, 0, 0.0,
-                 None, grad, scale, True, nthreads)
-    return loss, _deliver(grad, grad_out)
+    raise_status(_kernels.bce(x, y, L, *wv, None, (0, 0, 0), 0.0, None, grad, scale, True,
+                              nthreads)[0], ())
+    return loss, deliver(grad, grad_out)

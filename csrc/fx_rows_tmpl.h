@@ -1,0 +1,578 @@
+/* fx_rows_tmpl.h - the row machinery shared by the row families (softmax
+ * cross-entropy, logsumexp / log_softmax / softmax), one instance per
+ * dtype and ISA. Template parameters: fx_dtype_f32.h lists them; FX_VL_BYTES
+ * and FX_ISA_SUFFIX come from the ISA variant (isa_*.c).
+ *
+ * Every row result is built from the same statistics of the row, gathered
+ * in one read. A cross-entropy row loss is written as a sum of non-negative
+ * terms,
+ *
+ *     loss = A log(s) + sum_c v_c (m - x_c),   s = sum_c exp(x_c - m),
+ *
+ * with m the row maximum, v_c the effective target weight of class c and
+ * A = sum_c v_c, so no cancellation occurs however confident the row is:
+ *   index target y:     v = (1-eps) w_y onehot(y) + (eps/C) w
+ *   soft target t:      v = ((1-eps) t + eps/C) w
+ * and the gradient of the row loss is A softmax(x) - v.
+ *
+ * s is kept as ties + small: the maxima contribute exactly 1 each and are
+ * counted, the other terms are summed apart, and log(s) is taken as
+ * log1p(ties - 1 + small). A float sum 1 + small would keep only ~6e-8 of
+ * `small`, i.e. most of the loss of a confident row.
+ *
+ * The softmax family uses the same statistics with no target (A = 1, v = 0):
+ * logsumexp = m + log(s).
+ *
+ * The families finish a contiguous row from these (fx_xent_tmpl.h:
+ * xent_row_finish, the loss and gradient; fx_softmax_tmpl.h:
+ * norm_row_finish, logsumexp / log_softmax / softmax); k->mode says which
+ * (FX_XENT or an fx_softmax_op). The strided tiles (xent_rows_strided)
+ * still finish both families in place, under mode branches.
+ */
+
+typedef struct {
+    int64_t C;
+    const FX_T *w;       /* class weights or NULL */
+    double eps, eps_c;   /* smoothing and smoothing / C */
+    double gsc;          /* gradient scale of the reduction */
+    int64_t ignore_index;
+    int mode;            /* FX_XENT, FX_LOGSUMEXP, FX_LOG_SOFTMAX or FX_SOFTMAX */
+} FX_FN(xent_ctx);
+
+/* One row with contiguous classes (x, y, g all unit class stride), C >= FX_VL.
+ * Blocked online max: each chunk is scanned for its max, then summed while
+ * it is in L1; a larger max rescales the running sums once per chunk, so a
+ * long row is read from memory once. With a gradient, exp(x - shift) is
+ * stored in g during the sum and rescaled by exp(shift - lse) afterwards
+ * (one exp per logit).
+ *
+ * Tails: every loop runs over whole vectors, and the last partial vector of
+ * a chunk is handled by one vector that ends at the chunk's end and overlaps
+ * elements already done; a select drops those lanes. The overlap may reach
+ * back into the previous chunk, which is inside the row because C >= FX_VL. */
+#define FX_VL (FX_VL_BYTES / (int64_t)sizeof(FX_T))
+/* The tail loops run over one vector, a constant trip count that GCC
+ * unrolls completely before vectorising, running their exps as scalars; an
+ * opaque copy of the count keeps them one vector instruction each.
+ * FX_TAIL_LANES(vl) declares that count; every tail loop is
+ *     FX_TAIL_LANES(vl);
+ *     for (int64_t l = 0; l < vl; l++) ... element tb + l, kept if tb + l >= nv
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define FX_OPAQUE(v) __asm__("" : "+r"(v))
+#else
+#define FX_OPAQUE(v) ((void)0)
+#endif
+#define FX_TAIL_LANES(vl) int64_t vl = FX_VL; FX_OPAQUE(vl)
+
+typedef struct {
+    double small, ties;     /* s = sum exp(x - shift) = ties + small */
+    double tacc, aacc;      /* sum v (shift - x); sum v */
+    FX_T m, shift;          /* row max so far; the shift of the sums */
+} FX_FN(xent_stats);
+
+/* v_c, the effective target weight of class c (see the file header). */
+#define FX_TARGET_V(j) (soft ? (has_w ? (one_m_eps * yc[j] + eps_c) * wc[j] : one_m_eps * yc[j] + eps_c) \
+                             : (has_w ? wc[j] : (FX_T)1))
+#define FX_SUB 512
+
+/* Adds sum v_c (shift - x_c) and sum v_c of a chunk to *tacc, *aacc; a zero
+ * v_c contributes exactly 0, even against x_c = -inf. Inlined with constant
+ * flags, so each target kind is a plain vector loop; sums in FX_T over
+ * FX_SUB entries (16 lanes each), then in float64. */
+static inline FX_ALWAYS_INLINE void FX_FN(tacc_chunk)(
+    const FX_T *xc, const FX_T *yc, const FX_T *wc, int64_t n, FX_T shift,
+    FX_T one_m_eps, FX_T eps_c, const int soft, const int has_w,
+    double *tacc, double *aacc)
+{
+    const int64_t nv = n - n % FX_VL, tb = n - FX_VL;
+    double t = 0.0, a = 0.0;
+    for (int64_t s0 = 0; s0 < nv; s0 += FX_SUB) {
+        const int64_t s1 = nv - s0 < FX_SUB ? nv : s0 + FX_SUB;
+        FX_T ct = 0, ca = 0;
+#pragma omp simd reduction(+ : ct, ca)
+        for (int64_t j = s0; j < s1; j++) {
+            const FX_T v = FX_TARGET_V(j);
+            ca += v;
+            ct += v == 0 ? (FX_T)0 : v * (shift - xc[j]);
+        }
+        t += (double)ct;
+        a += (double)ca;
+    }
+    if (nv < n) {
+        FX_TAIL_LANES(vl);
+        FX_T ct = 0, ca = 0;
+#pragma omp simd reduction(+ : ct, ca)
+        for (int64_t l = 0; l < vl; l++) {
+            const FX_T v = tb + l >= nv ? FX_TARGET_V(tb + l) : (FX_T)0;
+            ca += v;
+            ct += v == 0 ? (FX_T)0 : v * (shift - xc[tb + l]);
+        }
+        t += (double)ct;
+        a += (double)ca;
+    }
+    *tacc += t;
+    *aacc += a;
+}
+
+/* The finishing of each family (fx_xent_tmpl.h, fx_softmax_tmpl.h). */
+static inline double FX_FN(norm_lse)(const FX_T *x, int64_t C, int64_t cs,
+                                     FX_T m, FX_T shift, double ls);
+static inline double FX_FN(xent_finish)(const FX_FN(xent_ctx) *k, int soft,
+                                        double ls, double shift, double tacc,
+                                        double aacc, double xy, double wy,
+                                        double *a_out);
+static inline double FX_FN(xent_row_finish)(const FX_FN(xent_ctx) *k, const FX_T *x,
+                                            const FX_T *y, int64_t label, FX_T *g,
+                                            const FX_T *shifts,
+                                            const FX_FN(xent_stats) *st, double ls);
+static inline double FX_FN(norm_row_finish)(const FX_FN(xent_ctx) *k, const FX_T *x,
+                                            FX_T *out, const FX_T *shifts,
+                                            const FX_FN(xent_stats) *st, double ls);
+
+
+/* Asks for the first min(n, FX_PREFETCH) elements of the next row to be
+ * brought into the cache, one request per 64-byte line, while the current
+ * row is computed: a row read straight from memory otherwise waits for the
+ * hardware prefetcher to ramp up in its max pass, and computes its exps
+ * with the memory idle. (Prefetching the next chunk of a long row, 4 or
+ * 16 KiB ahead, measured no faster.) */
+#define FX_PREFETCH (4096 / (int64_t)sizeof(FX_T))
+static inline void FX_FN(prefetch)(const FX_T *r, int64_t n)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    const char *p = (const char *)r;
+    const char *e = (const char *)(r + (n < FX_PREFETCH ? n : FX_PREFETCH));
+    for (; p < e; p += 64) __builtin_prefetch(p, 0, 3);
+#else
+    (void)r;
+    (void)n;
+#endif
+}
+
+/* The exp loop of a chunk, written once for both uses: adds to cs the sum
+ * of exp(x - shift) over the entries below shift and to cn the count of
+ * those equal to it; STORE / STORE_TAIL store the exps (gc[j] = e) or do
+ * nothing ((void)0). A macro, not a function, so each use compiles to the
+ * very loop it replaced. Uses xc, nv, tb, has_tail, shift, cs, cn. */
+#define FX_EXP_CHUNK(STORE, STORE_TAIL)                                      \
+    do {                                                                     \
+        _Pragma("omp simd reduction(+ : cs, cn)")                            \
+        for (int64_t j = 0; j < nv; j++) {                                   \
+            const FX_T d = xc[j] - shift;                                    \
+            const FX_T e = FX_EXP_SUM(d);                                    \
+            STORE;                                                           \
+            cs += d == 0 ? (FX_T)0 : e;                                      \
+            cn += d == 0 ? (FX_T)1 : (FX_T)0;                                \
+        }                                                                    \
+        if (has_tail) {                                                      \
+            FX_TAIL_LANES(vl);                                               \
+            _Pragma("omp simd reduction(+ : cs, cn)")                        \
+            for (int64_t l = 0; l < vl; l++) {                               \
+                const int keep = tb + l >= nv;                               \
+                const FX_T d = xc[tb + l] - shift;                           \
+                const FX_T e = FX_EXP_SUM(d);                                \
+                STORE_TAIL;                                                  \
+                cs += (keep && d != 0) ? e : (FX_T)0;                        \
+                cn += (keep && d == 0) ? (FX_T)1 : (FX_T)0;                  \
+            }                                                                \
+        }                                                                    \
+    } while (0)
+
+/* First part of a row: the statistics above, in one read of the row. With
+ * a gradient, stores exp(x - shift_k) in g and shift_k in shifts[k]. */
+static inline void FX_FN(xent_row_stats)(const FX_FN(xent_ctx) *k, const FX_T *x,
+                                         const FX_T *y, FX_T *g, FX_T *shifts,
+                                         FX_FN(xent_stats) *st)
+{
+    const int64_t C = k->C;
+    const FX_T *w = k->w;
+    const int soft = y != NULL;
+    const int need_t = soft || k->eps > 0.0;
+    const FX_T one_m_eps = (FX_T)(1.0 - k->eps), eps_c = (FX_T)k->eps_c;
+    double small = 0.0, ties = 0.0, tacc = 0.0, aacc = 0.0;
+    FX_T m = -(FX_T)INFINITY, shift = 0;
+    for (int64_t c0 = 0, kk = 0; c0 < C; c0 += FX_CHUNK, kk++) {
+        const int64_t n = C - c0 < FX_CHUNK ? C - c0 : FX_CHUNK;
+        const int64_t nv = n - n % FX_VL;      /* whole vectors */
+        const int64_t tb = n - FX_VL;          /* start of the tail vector */
+        const int has_tail = nv < n;
+        const FX_T *xc = x + c0;
+        FX_T cm = xc[n - 1];
+#pragma omp simd reduction(max : cm)
+        for (int64_t j = 0; j < nv; j++) cm = xc[j] > cm ? xc[j] : cm;
+        if (has_tail) {
+            FX_TAIL_LANES(vl);
+#pragma omp simd reduction(max : cm)
+            for (int64_t l = 0; l < vl; l++) cm = xc[tb + l] > cm ? xc[tb + l] : cm;
+        }
+        if (cm > m) {
+            /* while only -inf was seen, sums are 0 or non-finite: keep them */
+            if (m > -(FX_T)INFINITY) {
+                small = (small + ties) * exp((double)shift - (double)cm);
+                tacc += aacc * ((double)cm - (double)shift);
+                ties = 0.0;
+            }
+            m = cm;
+            shift = cm;
+        }
+        /* exps of the non-maximal entries, and the count of maximal ones */
+        FX_T cs = 0, cn = 0;
+        if (g != NULL) {
+            FX_T *gc = g + c0;
+            FX_EXP_CHUNK(gc[j] = e, gc[tb + l] = keep ? e : gc[tb + l]);
+            shifts[kk] = shift;
+        } else {
+            FX_EXP_CHUNK((void)0, (void)0);
+        }
+        small += (double)cs;
+        ties += (double)cn;
+        if (need_t) {
+            const FX_T *yc = soft ? y + c0 : NULL;
+            const FX_T *wc = w != NULL ? w + c0 : NULL;
+            if (soft)
+                if (w != NULL) FX_FN(tacc_chunk)(xc, yc, wc, n, shift, one_m_eps, eps_c, 1, 1, &tacc, &aacc);
+                else FX_FN(tacc_chunk)(xc, yc, wc, n, shift, one_m_eps, eps_c, 1, 0, &tacc, &aacc);
+            else if (w != NULL) FX_FN(tacc_chunk)(xc, yc, wc, n, shift, one_m_eps, eps_c, 0, 1, &tacc, &aacc);
+            else FX_FN(tacc_chunk)(xc, yc, wc, n, shift, one_m_eps, eps_c, 0, 0, &tacc, &aacc);
+        }
+    }
+
+    st->small = small;
+    st->ties = ties;
+    st->tacc = tacc;
+    st->aacc = aacc;
+    st->m = m;
+    st->shift = shift;
+}
+
+/* log(s) of a row: log1p(ties - 1 + small), see the file header. */
+static inline double FX_FN(xent_sm1)(const FX_FN(xent_stats) *st)
+{
+    return (st->ties - 1.0) + st->small;
+}
+
+/* A whole row of any length (C >= FX_VL). */
+static double FX_FN(xent_row)(const FX_FN(xent_ctx) *k, const FX_T *x,
+                              const FX_T *y, int64_t label, FX_T *g)
+{
+    const int64_t nchunks = (k->C + FX_CHUNK - 1) / FX_CHUNK;
+    FX_T shifts_local[64];
+    FX_T *shifts = shifts_local;
+    if (g != NULL && nchunks > 64) {
+        shifts = (FX_T *)malloc((size_t)nchunks * sizeof(FX_T));
+        if (shifts == NULL) {   /* cannot happen in practice: tiny request */
+            for (int64_t c = 0; c < k->C; c++) g[c] = (FX_T)NAN;
+            return NAN;
+        }
+    }
+    FX_FN(xent_stats) st;
+    /* log_softmax writes x - lse at the end; no exps to store */
+    FX_FN(xent_row_stats)(k, x, y, k->mode == FX_LOG_SOFTMAX ? NULL : g, shifts, &st);
+    double loss = FX_FN(xent_row_finish)(k, x, y, label, g, shifts, &st,
+                                         log1p(FX_FN(xent_sm1)(&st)));
+    if (shifts != shifts_local) free(shifts);
+    return loss;
+}
+
+#define FX_TILE 64
+#define FX_CCHUNK 256
+
+/* Rows of any strides, vectorised across FX_TILE rows at a time: the class
+ * loop is outside, the row loop inside. Serves PyTorch's (N, C, d...) layout
+ * (row stride 1), class axes that are not last, mixed layouts, and short
+ * rows transposed into a tile (see xent_block). Sums run in the compute
+ * dtype over FX_CCHUNK classes, then in float64. */
+static double FX_FN(xent_rows_strided)(
+    const FX_FN(xent_ctx) *k, int64_t n,
+    const FX_T *x, int64_t xrs, int64_t xcs,
+    const FX_T *y, int64_t yrs, int64_t ycs,
+    const int64_t *lab, FX_T *lout,
+    FX_T *g, int64_t grs, int64_t gcs)
+{
+    const int64_t C = k->C;
+    const FX_T *w = k->w;
+    const int soft = y != NULL;
+    const int xent = k->mode == FX_XENT;
+    const int need_t = soft || k->eps > 0.0;
+    const FX_T one_m_eps = (FX_T)(1.0 - k->eps), eps_c = (FX_T)k->eps_c;
+    double total = 0.0;
+    for (int64_t t0 = 0; t0 < n; t0 += FX_TILE) {
+        const int64_t nt = n - t0 < FX_TILE ? n - t0 : FX_TILE;
+        const FX_T *xt = x + t0 * xrs;
+        FX_T m[FX_TILE], ps[FX_TILE], pn[FX_TILE], pt[FX_TILE], pa[FX_TILE];
+        double small[FX_TILE], ties[FX_TILE], tacc[FX_TILE], aacc[FX_TILE];
+        double ls[FX_TILE], av[FX_TILE], lse[FX_TILE];
+        for (int64_t j = 0; j < nt; j++) {
+            m[j] = -(FX_T)INFINITY;
+            small[j] = ties[j] = tacc[j] = aacc[j] = 0.0;
+        }
+        for (int64_t c = 0; c < C; c++) {
+            const FX_T *xc = xt + c * xcs;
+#pragma omp simd
+            for (int64_t j = 0; j < nt; j++) m[j] = xc[j * xrs] > m[j] ? xc[j * xrs] : m[j];
+        }
+        /* the shift: the row max, or 0 for an all -inf row (sums stay 0) */
+        FX_T sh[FX_TILE];
+        for (int64_t j = 0; j < nt; j++) sh[j] = m[j] > -(FX_T)INFINITY ? m[j] : (FX_T)0;
+        for (int64_t c0 = 0; c0 < C; c0 += FX_CCHUNK) {
+            const int64_t c1 = C - c0 < FX_CCHUNK ? C : c0 + FX_CCHUNK;
+            for (int64_t j = 0; j < nt; j++) ps[j] = pn[j] = pt[j] = pa[j] = 0;
+            for (int64_t c = c0; c < c1; c++) {
+                const FX_T *xc = xt + c * xcs;
+#pragma omp simd
+                for (int64_t j = 0; j < nt; j++) {
+                    const FX_T d = xc[j * xrs] - sh[j];
+                    const FX_T e = FX_EXP_SUM(d);
+                    ps[j] += d == 0 ? (FX_T)0 : e;
+                    pn[j] += d == 0 ? (FX_T)1 : (FX_T)0;
+                }
+            }
+            if (need_t) {
+                for (int64_t c = c0; c < c1; c++) {
+                    const FX_T wc = w != NULL ? w[c] : (FX_T)1;
+                    const FX_T *xc = xt + c * xcs;
+                    if (soft) {
+                        const FX_T *yc = y + t0 * yrs + c * ycs;
+#pragma omp simd
+                        for (int64_t j = 0; j < nt; j++) {
+                            FX_T v = (one_m_eps * yc[j * yrs] + eps_c) * wc;
+                            pa[j] += v;
+                            pt[j] += v == 0 ? (FX_T)0 : v * (m[j] - xc[j * xrs]);
+                        }
+                    } else {
+#pragma omp simd
+                        for (int64_t j = 0; j < nt; j++) {
+                            pa[j] += wc;
+                            pt[j] += wc == 0 ? (FX_T)0 : wc * (m[j] - xc[j * xrs]);
+                        }
+                    }
+                }
+            }
+            for (int64_t j = 0; j < nt; j++) {
+                small[j] += (double)ps[j];
+                ties[j] += (double)pn[j];
+                tacc[j] += (double)pt[j];
+                aacc[j] += (double)pa[j];
+            }
+        }
+#pragma omp simd
+        for (int64_t j = 0; j < nt; j++) ls[j] = fx_log1p_f64((ties[j] - 1.0) + small[j]);
+        for (int64_t j = 0; j < nt; j++) {
+            const int64_t r = t0 + j;
+            double loss;
+            if (!xent) {
+                loss = FX_FN(norm_lse)(xt + j * xrs, C, xcs, m[j], sh[j], ls[j]);
+                av[j] = 1.0;
+            } else if (lab != NULL && lab[r] == k->ignore_index) {
+                loss = 0.0;
+                av[j] = 0.0;
+            } else if (!(m[j] > -(FX_T)INFINITY)) {
+                loss = NAN;
+                av[j] = NAN;
+            } else {
+                const int64_t yl = soft ? 0 : lab[r];
+                double xy = soft ? 0.0 : (double)xt[j * xrs + yl * xcs];
+                double wy = (!soft && w != NULL) ? (double)w[yl] : 1.0;
+                loss = FX_FN(xent_finish)(k, soft, ls[j], (double)m[j], tacc[j],
+                                          aacc[j], xy, wy, &av[j]);
+            }
+            lse[j] = loss;
+            if (lout != NULL) lout[r] = (FX_T)loss;
+            total += loss;
+        }
+        if (g == NULL) continue;
+        FX_T *gtile = g + t0 * grs;
+        if (k->mode == FX_LOG_SOFTMAX) {
+            FX_T lt[FX_TILE];
+            for (int64_t j = 0; j < nt; j++) lt[j] = (FX_T)ls[j];
+            for (int64_t c = 0; c < C; c++) {
+                const FX_T *xc = xt + c * xcs;
+                FX_T *gc = gtile + c * gcs;
+#pragma omp simd
+                for (int64_t j = 0; j < nt; j++) gc[j * grs] = (xc[j * xrs] - sh[j]) - lt[j];
+            }
+        } else {
+            FX_T gt_a[FX_TILE];
+            for (int64_t j = 0; j < nt; j++) {
+                /* A exp(x - lse) = (A / s) exp(x - m): m is exact, while
+                 * lse rounded to FX_T is off by |lse| ulps */
+                gt_a[j] = (FX_T)(k->gsc * av[j] / (ties[j] + small[j]));
+            }
+            const FX_T b = (FX_T)k->gsc;
+            for (int64_t c = 0; c < C; c++) {
+                const FX_T wc = w != NULL ? w[c] : (FX_T)1;
+                const FX_T *xc = xt + c * xcs;
+                FX_T *gc = gtile + c * gcs;
+                if (soft) {
+                    const FX_T *yc = y + t0 * yrs + c * ycs;
+#pragma omp simd
+                    for (int64_t j = 0; j < nt; j++)
+                        gc[j * grs] = gt_a[j] * FX_EXP(xc[j * xrs] - sh[j])
+                                      - b * ((one_m_eps * yc[j * yrs] + eps_c) * wc);
+                } else {
+                    const FX_T bc = b * eps_c * wc;
+#pragma omp simd
+                    for (int64_t j = 0; j < nt; j++)
+                        gc[j * grs] = gt_a[j] * FX_EXP(xc[j * xrs] - sh[j]) - bc;
+                }
+            }
+        }
+        for (int64_t j = 0; j < nt; j++) {
+            const int64_t r = t0 + j;
+            FX_T *gr = gtile + j * grs;
+            if (!xent) {
+                if (!isfinite(lse[j]))
+                    for (int64_t c = 0; c < C; c++) gr[c * gcs] = (FX_T)NAN;
+            } else if (!soft) {
+                if (lab[r] == k->ignore_index) {
+                    for (int64_t c = 0; c < C; c++) gr[c * gcs] = 0;
+                } else {
+                    double wy = w != NULL ? (double)w[lab[r]] : 1.0;
+                    gr[lab[r] * gcs] -= (FX_T)(k->gsc * (1.0 - k->eps) * wy);
+                }
+            }
+        }
+    }
+    return total;
+}
+
+/* Short contiguous rows: a within-row vector loop would be mostly tail and
+ * horizontal reductions, so tiles of FX_TROWS rows are transposed into
+ * class-major buffers (see fx_transpose_tmpl.h) and handled across rows by
+ * xent_rows_strided; the gradient is transposed back. */
+static double FX_FN(xent_rows_short)(
+    const FX_FN(xent_ctx) *k, int64_t n,
+    const FX_T *x, int64_t xrs, const FX_T *y, int64_t yrs,
+    const int64_t *lab, FX_T *lout, FX_T *g, int64_t grs)
+{
+    const int64_t C = k->C;
+    FX_T xb[FX_TROWS * FX_SMALL_C], yb[FX_TROWS * FX_SMALL_C], gb[FX_TROWS * FX_SMALL_C];
+    double total = 0.0;
+    for (int64_t t0 = 0; t0 < n; t0 += FX_TROWS) {
+        const int64_t nt = n - t0 < FX_TROWS ? n - t0 : FX_TROWS;
+        FX_FN(transpose)(x + t0 * xrs, xrs, xb, nt, nt, C);
+        if (y != NULL) FX_FN(transpose)(y + t0 * yrs, yrs, yb, nt, nt, C);
+        total += FX_FN(xent_rows_strided)(k, nt, xb, 1, nt, y != NULL ? yb : NULL, 1, nt,
+                                          lab != NULL ? lab + t0 : NULL,
+                                          lout != NULL ? lout + t0 : NULL,
+                                          g != NULL ? gb : NULL, 1, nt);
+        if (g != NULL) FX_FN(transpose)(gb, nt, g + t0 * grs, grs, C, nt);
+    }
+    return total;
+}
+
+/* The rows of block b of a row problem, by the strategy their layout
+ * takes: short contiguous rows transposed into tiles, strided rows in
+ * tiles, contiguous rows one by one (groups of rows of one chunk share a
+ * vector log). Writes the sum of the row results to out[0]. The block
+ * function of both row families: fx_xent and fx_softmax hand it an
+ * fx_rows_job built from their problem, and it calls their finishing. */
+static void FX_FN(rows_block)(const void *vjob, const fx_plan *plan, int64_t b,
+                              double *out)
+{
+    const fx_rows_job *jb = (const fx_rows_job *)vjob;
+    int64_t o, i0, n;
+    fx_row_block(plan, jb->outer, jb->inner, b, &o, &i0, &n);
+    FX_FN(xent_ctx) kl;
+    kl.C = jb->C;
+    kl.w = (const FX_T *)jb->weight;
+    kl.eps = jb->smoothing;
+    kl.eps_c = jb->smoothing / (double)jb->C;
+    kl.gsc = plan->grad_scale;
+    kl.ignore_index = jb->ignore_index;
+    kl.mode = jb->mode;
+    const FX_FN(xent_ctx) *k = &kl;
+
+    /* first row of the block and the stride between its rows */
+    int64_t r0, xo, yo, go, xrs, yrs, grs;
+    if (jb->inner == 1) {
+        r0 = o;
+        xo = o * jb->x.s_outer; yo = o * jb->y.s_outer; go = o * jb->g.s_outer;
+        xrs = jb->x.s_outer; yrs = jb->y.s_outer; grs = jb->g.s_outer;
+    } else {
+        r0 = o * jb->inner + i0;
+        xo = o * jb->x.s_outer + i0 * jb->x.s_inner;
+        yo = o * jb->y.s_outer + i0 * jb->y.s_inner;
+        go = o * jb->g.s_outer + i0 * jb->g.s_inner;
+        xrs = jb->x.s_inner; yrs = jb->y.s_inner; grs = jb->g.s_inner;
+    }
+    const FX_T *x = (const FX_T *)jb->x.data + xo;
+    const FX_T *y = jb->y.data != NULL ? (const FX_T *)jb->y.data + yo : NULL;
+    FX_T *g = jb->g.data != NULL ? (FX_T *)jb->g.data + go : NULL;
+    const int64_t *lab = jb->labels != NULL ? jb->labels + r0 : NULL;
+    FX_T *lout = jb->lout != NULL ? (FX_T *)jb->lout + r0 : NULL;
+
+    const int contiguous = jb->x.s_class == 1 && (y == NULL || jb->y.s_class == 1)
+                           && (g == NULL || jb->g.s_class == 1);
+    if (contiguous && (k->C <= FX_SMALL_C || k->C < FX_VL)) {
+        out[0] = FX_FN(xent_rows_short)(k, n, x, xrs, y, yrs, lab, lout, g, grs);
+        return;
+    }
+    if (!contiguous) {
+        out[0] = FX_FN(xent_rows_strided)(k, n, x, xrs, jb->x.s_class, y, yrs,
+                                          jb->y.s_class, lab, lout, g, grs, jb->g.s_class);
+        return;
+    }
+
+    /* log_softmax writes x - lse at the end; there are no exps to store */
+    FX_T *store = k->mode == FX_LOG_SOFTMAX ? NULL : g;
+#define FX_IGNORED(j) (lab != NULL && y == NULL && lab[j] == k->ignore_index)
+    double total = 0.0;
+    if (k->C <= FX_CHUNK) {
+        /* rows of one chunk: statistics for a group of rows, one vector log
+         * for the group, then the losses (and gradients) */
+        FX_FN(xent_stats) st[FX_GROUP];
+        double sm1[FX_GROUP], ls[FX_GROUP];
+        for (int64_t j0 = 0; j0 < n; j0 += FX_GROUP) {
+            const int64_t ng = n - j0 < FX_GROUP ? n - j0 : FX_GROUP;
+            for (int64_t j = j0; j < j0 + ng; j++) {
+                if (j + 1 < n) FX_FN(prefetch)(x + (j + 1) * xrs, k->C);
+                if (FX_IGNORED(j)) {
+                    sm1[j - j0] = 0.0;
+                    continue;
+                }
+                FX_FN(xent_row_stats)(k, x + j * xrs, y != NULL ? y + j * yrs : NULL,
+                                      store != NULL ? store + j * grs : NULL,
+                                      &st[j - j0].shift, &st[j - j0]);
+                sm1[j - j0] = FX_FN(xent_sm1)(&st[j - j0]);
+            }
+#pragma omp simd
+            for (int64_t j = 0; j < ng; j++) ls[j] = fx_log1p_f64(sm1[j]);
+            for (int64_t j = j0; j < j0 + ng; j++) {
+                FX_T *gr = g != NULL ? g + j * grs : NULL;
+                double loss;
+                if (FX_IGNORED(j)) {
+                    loss = 0.0;
+                    if (gr != NULL)
+                        for (int64_t c = 0; c < k->C; c++) gr[c] = 0;
+                } else {
+                    loss = FX_FN(xent_row_finish)(k, x + j * xrs, y != NULL ? y + j * yrs : NULL,
+                                                  lab != NULL ? lab[j] : 0, gr, &st[j - j0].shift,
+                                                  &st[j - j0], ls[j - j0]);
+                }
+                if (lout != NULL) lout[j] = (FX_T)loss;
+                total += loss;
+            }
+        }
+        out[0] = total;
+        return;
+    }
+    for (int64_t j = 0; j < n; j++) {
+        const FX_T *xr = x + j * xrs;
+        FX_T *gr = g != NULL ? g + j * grs : NULL;
+        double loss;
+        if (FX_IGNORED(j)) {
+            loss = 0.0;
+            if (gr != NULL)
+                for (int64_t c = 0; c < k->C; c++) gr[c] = 0;
+        } else {
+            loss = FX_FN(xent_row)(k, xr, y != NULL ? y + j * yrs : NULL,
+                                   lab != NULL ? lab[j] : 0, gr);
+        }
+        if (lout != NULL) lout[j] = (FX_T)loss;
+        total += loss;
+    }
+#undef FX_IGNORED
+    out[0] = total;
+}

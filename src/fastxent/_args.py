@@ -1,0 +1,51 @@
+"""Argument checks shared by the public functions (the first part of the
+call skeleton; _arrays.py makes the array views, _outputs.py the outputs).
+
+Every check runs once, in Python, before any kernel; messages name the
+argument, what was expected and what was given.
+"""
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+try:  # NumPy >= 1.25
+    from numpy.exceptions import AxisError
+except ImportError:  # pragma: no cover - older NumPy
+    AxisError = np.AxisError  # type: ignore[attr-defined,misc]
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def check_reduction(reduction) -> str:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
+    return reduction
+
+
+def check_fraction(value, name: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a number in [0, 1], got {value!r}") from None
+    if not 0.0 <= v <= 1.0:
+        raise ValueError(f"{name}: expected a number in [0, 1], got {value!r}")
+    return v
+
+
+def normalize_axis(axis, ndim: int, name: str = "axis") -> int:
+    try:
+        ax = operator.index(axis)
+    except TypeError:
+        raise ValueError(f"{name}: expected an integer, got {axis!r}") from None
+    if not -ndim <= ax < ndim:
+        raise AxisError(f"{name}: {axis} is out of bounds for an array of dimension {ndim}")
+    return ax % ndim
+
+
+def check_int(value, name: str) -> int:
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name}: expected an integer, got {value!r}") from None

@@ -1,0 +1,84 @@
+# cython: language_level=3
+# Declarations of the C interface of csrc/ (fx_api.h), for _kernels.pyx.
+from libc.stdint cimport int64_t
+
+cdef extern from "fx_api.h" nogil:
+    ctypedef struct fx_view:
+        void *data
+        int64_t s_outer, s_class, s_inner
+
+    enum:
+        FX_OK, FX_NO_MEMORY, FX_BAD_LABEL, FX_OUT_OF_RANGE, FX_NEGATIVE
+
+    ctypedef struct fx_status:
+        int code
+        int arg
+        int64_t index
+
+    ctypedef struct fx_xent_problem:
+        int64_t outer, C, inner
+        fx_view x, y
+        const int64_t *labels
+        int64_t ignore_index
+        const void *weight
+        double smoothing
+        void *loss_out
+        fx_view grad
+        int grad_mean
+
+    ctypedef struct fx_xent_sums:
+        double loss, denom
+
+    ctypedef struct fx_softmax_problem:
+        int64_t outer, C, inner
+        fx_view x
+        void *lse_out
+        fx_view out
+        int op
+
+    ctypedef struct fx_bce_problem:
+        int64_t n, L
+        const void *x
+        const void *y
+        fx_view w, pw
+        double smoothing
+        void *loss_out
+        void *grad
+        double grad_scale
+        int probs
+
+    ctypedef struct fx_info_problem:
+        int64_t outer, C, inner
+        fx_view p, q
+        void *out
+        double scale
+
+    ctypedef struct fx_logloss_problem:
+        int64_t n, K
+        fx_view prob
+        const int64_t *col
+        const void *sw
+        double eps, rtol, atol
+
+    ctypedef struct fx_logloss_stats:
+        double loss, lo, hi, not_close
+
+    fx_status fx_xent(const fx_xent_problem *p, int dtype, int nthreads, fx_xent_sums *sums)
+    fx_status fx_softmax(const fx_softmax_problem *p, int dtype, int nthreads)
+    fx_status fx_bce(const fx_bce_problem *p, int dtype, int nthreads, double *loss_sum)
+    fx_status fx_info(const fx_info_problem *p, int dtype, int nthreads)
+    fx_status fx_logloss(const fx_logloss_problem *p, int dtype, int nthreads,
+                         fx_logloss_stats *stats)
+
+    int fx_select_isa(int requested)
+    int fx_current_isa()
+    int fx_supported_isa()
+    const char *fx_isa_name(int isa)
+    int fx_have_openmp()
+    int fx_omp_max_threads()
+    void fx_set_cpu_cap(int n)
+    const char *fx_compiler()
+    int fx_forked_serial()
+    int fx_openmp_version()
+    int64_t fx_row_chunk(int dtype)
+    void fx_math_eval(int fn, int dtype, const void *inp, void *out, int64_t n)
