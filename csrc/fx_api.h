@@ -76,6 +76,45 @@ typedef struct {
     int64_t rows_per_block;              /* set by the driver */
 } fx_logloss_problem;
 
+/* Evaluation metrics (fx_eval.c, fx_eval_tmpl.h): one read of each row of
+ * logits (and reference logits) gives the row's statistics, which are added
+ * exactly (fx_exact.h) to the accumulators in `acc`, FX_EVAL_NACC of them
+ * (FX_EXACT_WORDS int64 each), laid out as enum fx_eval_sum. */
+enum fx_eval_sum {
+    FX_EV_COUNT = 0, FX_EV_NLL, FX_EV_NLL2, FX_EV_ENTROPY, FX_EV_BRIER, FX_EV_MRR,
+    FX_EV_KL, FX_EV_SAME_TOP, FX_EV_DELTA_P,
+    FX_EV_TOPK           /* n_topk hit sums, then per bin: count, conf, correct */
+};
+#define FX_EVAL_NACC(n_topk, n_bins) (FX_EV_TOPK + (n_topk) + 3 * (n_bins))
+enum fx_nonfinite { FX_NF_PROPAGATE = 0, FX_NF_SKIP = 1, FX_NF_RAISE = 2 };
+/* per-row status written to row_status */
+enum fx_row_status { FX_ROW_COUNTED = 0, FX_ROW_IGNORED = 1, FX_ROW_NONFINITE = 2 };
+
+typedef struct {
+    int64_t outer, C, inner;
+    const void *x; int64_t xs_outer, xs_class, xs_inner;
+    const void *xr; int64_t rs_outer, rs_class, rs_inner;  /* reference or NULL */
+    const int64_t *labels;      /* class indices, contiguous over rows */
+    int64_t ignore_index;
+    const double *sample_weight;  /* per row, contiguous, or NULL (all 1) */
+    int ties_last;              /* 0: a lower index wins ties; 1: a higher one */
+    int nonfinite;              /* enum fx_nonfinite */
+    int n_topk, n_bins;
+    const int64_t *topk;        /* n_topk values of k */
+    int64_t *acc;               /* FX_EVAL_NACC accumulators, added to */
+    /* per-row outputs, contiguous over rows, each NULL or written */
+    double *row_nll, *row_max_prob, *row_entropy, *row_kl;
+    int64_t *row_rank, *row_argmax;
+    int8_t *row_status;
+} fx_eval_problem;
+
+/* Adds the rows of p to p->acc. result: [0] number of ignored rows, [1] of
+ * non-finite rows (NaN or +inf logits, or all -inf), [2] the largest row KL
+ * (NaN wins; -inf without rows), [3] the first bad label's flat index or -1;
+ * [4] with nonfinite == FX_NF_RAISE, the first non-finite row or -1, and
+ * then p->acc is unchanged. Returns 0, or -1 without memory. */
+int fx_eval(fx_eval_problem *p, int dtype, int nthreads, double result[5]);
+
 /* ISA level in use; fx_select_isa picks min(requested, supported). */
 int fx_select_isa(int requested);
 int fx_current_isa(void);

@@ -37,6 +37,7 @@ typedef struct {
     fx_block_fn bce_block[2];
     fx_block_fn info_block[2];
     fx_block_fn logloss_block[2];
+    fx_block_fn eval_block[2];
 } fx_isa_table;
 
 extern const fx_isa_table fx_table_baseline;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "fx_isa.h"
 #include "fx_math.h"
+#include "fx_eval.h"
 
 /* rows handled together by one vector log in the row kernel */
 #define FX_GROUP 16
@@ -33,6 +34,7 @@
 #include "fx_math_tmpl.h"
 #include "fx_binary_tmpl.h"
 #include "fx_info_tmpl.h"
+#include "fx_eval_tmpl.h"
 #undef FX_T
 #undef FX_TBYTES
 #undef FX_TROWS
@@ -63,6 +65,7 @@
 #include "fx_math_tmpl.h"
 #include "fx_binary_tmpl.h"
 #include "fx_info_tmpl.h"
+#include "fx_eval_tmpl.h"
 #undef FX_T
 #undef FX_TBYTES
 #undef FX_TROWS
@@ -82,4 +85,5 @@ const fx_isa_table FX_CAT(fx_table_, FX_ISA_SUFFIX) = {
     {bce_block_f32, bce_block_f64},
     {info_block_f32, info_block_f64},
     {logloss_block_f32, logloss_block_f64},
+    {eval_block_f32, eval_block_f64},
 };

@@ -330,3 +330,147 @@ def logloss(cnp.ndarray prob, int64_t n, int64_t K, int64_t ps_row, int64_t ps_c
     if rc != 0:
         _no_memory()
     return res[0], res[1], res[2], res[3]
+
+
+# ---------------------------------------------------------------- evaluation
+cdef extern from "fx_exact.h" nogil:
+    int FX_EXACT_WORDS
+    void fx_exact_normalize(int64_t *acc)
+    void fx_exact_merge(int64_t *dst, const int64_t *src)
+    double fx_exact_round(const int64_t *acc)
+    void fx_exact_add_array(int64_t *acc, const double *v, int64_t n)
+
+cdef extern from "fx_api.h" nogil:
+    ctypedef struct fx_eval_problem:
+        int64_t outer, C, inner
+        const void *x
+        int64_t xs_outer, xs_class, xs_inner
+        const void *xr
+        int64_t rs_outer, rs_class, rs_inner
+        const int64_t *labels
+        int64_t ignore_index
+        const double *sample_weight
+        int ties_last, nonfinite, n_topk, n_bins
+        const int64_t *topk
+        int64_t *acc
+        double *row_nll
+        double *row_max_prob
+        double *row_entropy
+        double *row_kl
+        int64_t *row_rank
+        int64_t *row_argmax
+        signed char *row_status
+    int fx_eval(fx_eval_problem *p, int dtype, int nthreads, double *result)
+
+
+def exact_add(cnp.ndarray acc, cnp.ndarray values):
+    """Adds the contiguous float64 `values` to the accumulator `acc`
+    (FX_EXACT_WORDS int64)."""
+    cdef int64_t *a = <int64_t *>cnp.PyArray_DATA(acc)
+    cdef const double *v = <const double *>cnp.PyArray_DATA(values)
+    cdef int64_t n = cnp.PyArray_SIZE(values)
+    with nogil:
+        fx_exact_add_array(a, v, n)
+
+
+def exact_words():
+    """int64 words of one accumulator."""
+    return FX_EXACT_WORDS
+
+
+def exact_round(cnp.ndarray acc):
+    """The rounded sums of the C-contiguous (k, FX_EXACT_WORDS) accumulators."""
+    cdef int64_t k = cnp.PyArray_DIM(acc, 0), i
+    cdef const int64_t *a = <const int64_t *>cnp.PyArray_DATA(acc)
+    out = cnp.PyArray_EMPTY(1, [k], cnp.NPY_FLOAT64, 0)
+    cdef double *o = <double *>cnp.PyArray_DATA(out)
+    for i in range(k):
+        o[i] = fx_exact_round(a + i * FX_EXACT_WORDS)
+    return out
+
+
+def exact_merge(cnp.ndarray dst, cnp.ndarray src):
+    """dst += src, both C-contiguous (k, FX_EXACT_WORDS) accumulators."""
+    cdef int64_t k = cnp.PyArray_DIM(dst, 0), i
+    cdef int64_t *d = <int64_t *>cnp.PyArray_DATA(dst)
+    cdef const int64_t *s = <const int64_t *>cnp.PyArray_DATA(src)
+    for i in range(k):
+        fx_exact_merge(d + i * FX_EXACT_WORDS, s + i * FX_EXACT_WORDS)
+
+
+def exact_normalize(cnp.ndarray acc):
+    """Propagates the carries of the (k, FX_EXACT_WORDS) accumulators."""
+    cdef int64_t k = cnp.PyArray_DIM(acc, 0), i
+    cdef int64_t *a = <int64_t *>cnp.PyArray_DATA(acc)
+    for i in range(k):
+        fx_exact_normalize(a + i * FX_EXACT_WORDS)
+
+
+def eval_rows(cnp.ndarray x, int64_t outer, int64_t C, int64_t inner,
+              int64_t xs_outer, int64_t xs_class, int64_t xs_inner,
+              object xr, int64_t rs_outer, int64_t rs_class, int64_t rs_inner,
+              cnp.ndarray labels, int64_t ignore_index, object sample_weight,
+              bint ties_last, int nonfinite, cnp.ndarray topk, int n_bins,
+              cnp.ndarray acc, object row_nll, object row_max_prob,
+              object row_entropy, object row_kl, object row_rank,
+              object row_argmax, object row_status, int nthreads):
+    """The evaluation kernel: adds the rows to `acc` and writes the per-row
+    outputs given. Returns (ignored rows, non-finite rows, max row KL, first
+    bad label's flat index or -1, first non-finite row under "raise" or -1)."""
+    cdef fx_eval_problem p
+    cdef double res[5]
+    cdef int rc
+    cdef int dt = _dtype_code(x)
+    p.outer = outer
+    p.C = C
+    p.inner = inner
+    p.x = cnp.PyArray_DATA(x)
+    p.xs_outer = xs_outer
+    p.xs_class = xs_class
+    p.xs_inner = xs_inner
+    p.xr = _ptr(xr)
+    p.rs_outer = rs_outer
+    p.rs_class = rs_class
+    p.rs_inner = rs_inner
+    p.labels = <const int64_t *>cnp.PyArray_DATA(labels)
+    p.ignore_index = ignore_index
+    p.sample_weight = <const double *>_ptr(sample_weight)
+    p.ties_last = ties_last
+    p.nonfinite = nonfinite
+    p.n_topk = <int>cnp.PyArray_SIZE(topk)
+    p.n_bins = n_bins
+    p.topk = <const int64_t *>cnp.PyArray_DATA(topk)
+    p.acc = <int64_t *>cnp.PyArray_DATA(acc)
+    p.row_nll = <double *>_ptr(row_nll)
+    p.row_max_prob = <double *>_ptr(row_max_prob)
+    p.row_entropy = <double *>_ptr(row_entropy)
+    p.row_kl = <double *>_ptr(row_kl)
+    p.row_rank = <int64_t *>_ptr(row_rank)
+    p.row_argmax = <int64_t *>_ptr(row_argmax)
+    p.row_status = <signed char *>_ptr(row_status)
+    with nogil:
+        rc = fx_eval(&p, dt, nthreads, res)
+    if rc != 0:
+        _no_memory()
+    return (<int64_t>res[0], <int64_t>res[1], res[2], <int64_t>res[3], <int64_t>res[4])
+
+
+def exact_round_window(cnp.ndarray chunks, int64_t lo, cnp.ndarray special):
+    """The rounded sums of n accumulators given as a (n, width) window of
+    chunks starting at chunk lo (lo + width <= FX_EXACT_CHUNKS) and their
+    (n, 3) +inf/-inf/NaN counts."""
+    cdef int64_t n = cnp.PyArray_DIM(chunks, 0), width = cnp.PyArray_DIM(chunks, 1), i, j
+    cdef const int64_t *c = <const int64_t *>cnp.PyArray_DATA(chunks)
+    cdef const int64_t *s = <const int64_t *>cnp.PyArray_DATA(special)
+    cdef int64_t acc[72]
+    out = cnp.PyArray_EMPTY(1, [n], cnp.NPY_FLOAT64, 0)
+    cdef double *o = <double *>cnp.PyArray_DATA(out)
+    for i in range(n):
+        memset(acc, 0, sizeof(acc))
+        for j in range(width):
+            acc[lo + j] = c[i * width + j]
+        acc[69] = s[3 * i]
+        acc[70] = s[3 * i + 1]
+        acc[71] = s[3 * i + 2]
+        o[i] = fx_exact_round(acc)
+    return out

@@ -1,0 +1,66 @@
+/* fx_eval.c - the evaluation metrics' driver: label check, blocks, and the
+ * merging of the blocks' exact sums. Blocks are fixed by the shape alone;
+ * since the sums are exact integers, neither the blocks nor the thread that
+ * ran them can change a bit of the result. */
+#include <stdlib.h>
+#include <math.h>
+#include "fx_isa.h"
+#include "fx_eval.h"
+
+/* at most this many blocks (each with its own accumulators) per call */
+#define FX_EVAL_MAX_BLOCKS 64
+
+int fx_eval(fx_eval_problem *p, int dtype, int nthreads, double result[5])
+{
+    const int64_t rows = p->outer * p->inner;
+    result[0] = 0.0;
+    result[1] = 0.0;
+    result[2] = -INFINITY;
+    result[3] = -1.0;
+    result[4] = -1.0;
+    double unused;
+    const int64_t bad = fx_check_labels(p->labels, rows, p->C, p->ignore_index, NULL,
+                                        dtype, &unused);
+    if (bad >= 0) {
+        result[3] = (double)bad;
+        return 0;
+    }
+    if (rows == 0) return 0;
+    fx_eval_ctx ctx;
+    ctx.p = p;
+    ctx.nacc = FX_EVAL_NACC(p->n_topk, p->n_bins);
+    ctx.rows_per_block = fx_rows_per_block(p->C);
+    int64_t nblocks = fx_row_blocks(p->outer, p->inner, ctx.rows_per_block, &ctx.per_outer);
+    while (nblocks > FX_EVAL_MAX_BLOCKS) {
+        ctx.rows_per_block *= 2;
+        nblocks = fx_row_blocks(p->outer, p->inner, ctx.rows_per_block, &ctx.per_outer);
+    }
+    /* one block adds to the state itself, unless a raise may discard it */
+    ctx.scratch = NULL;
+    if (nblocks > 1 || p->nonfinite == FX_NF_RAISE) {
+        ctx.scratch = (int64_t *)calloc((size_t)(nblocks * ctx.nacc * FX_EXACT_WORDS),
+                                        sizeof(int64_t));
+        if (ctx.scratch == NULL) return -1;
+    }
+    static const int combine[4] = {FX_SUM, FX_SUM, FX_MAX, FX_MIN};
+    double res[4];
+    const int64_t work = rows * p->C * (p->xr != NULL ? 2 : 1);
+    int rc = fx_run_blocks(fx_table()->eval_block[dtype], &ctx, nblocks, work, nthreads,
+                           4, combine, res);
+    if (rc == 0 && res[0] != res[0]) rc = -1;   /* a block without memory */
+    if (rc == 0) {
+        result[0] = res[0];
+        result[1] = res[1];
+        result[2] = res[2];
+        if (p->nonfinite == FX_NF_RAISE && res[3] < INFINITY) {
+            result[4] = res[3];
+        } else if (ctx.scratch != NULL) {
+            for (int64_t b = 0; b < nblocks; b++)
+                for (int64_t k = 0; k < ctx.nacc; k++)
+                    fx_exact_merge(p->acc + k * FX_EXACT_WORDS,
+                                   ctx.scratch + (b * ctx.nacc + k) * FX_EXACT_WORDS);
+        }
+    }
+    free(ctx.scratch);
+    return rc;
+}

@@ -1,0 +1,261 @@
+/* fx_eval_tmpl.h - the evaluation metrics' row kernel, one instance per
+ * dtype. Template parameters: FX_T, FX_SFX, FX_EXP_SUM, FX_CHUNK (and the
+ * helpers of fx_xent_tmpl.h, included before: FX_FN, prefetch).
+ *
+ * One read of a row (blocked online max, as the cross-entropy kernel) gives,
+ * with e_c = exp(x_c - m), m the row max and s = sum e = ties + small:
+ *   nll = log s + (m - x_t)                 (log s = log1p(ties - 1 + small))
+ *   entropy = log s - s1 / s,               s1 = sum e_c (x_c - m) <= 0
+ *   brier = ((s - e_t)^2 + (s2 - e_t^2)) / s^2,   s2 = sum e^2
+ *   max prob = 1 / s, argmax (ties first or last), rank of t (classes ahead)
+ * and with reference logits r (P_ref = softmax(r), m_r, s_r alike)
+ *   KL(P_ref || P) = (1 / s_r) sum er_c (r_c - x_c) + (m - m_r) + (log s - log s_r).
+ * Each term is a sum of non-negative parts except KL's, clamped at 0.
+ * Every sum runs in FX_T over one chunk, then in double.
+ */
+#define FX_FN(name) FX_CAT(name, FX_CAT(_, FX_SFX))
+
+typedef struct {
+    FX_T m;                       /* row max (the shift of every sum) */
+    int64_t argmax;
+    double small, ties, s1, small2;
+    double gt, eq;                /* logits > x_t, == x_t */
+    int bad;                      /* NaN or +inf seen */
+    FX_T mr;
+    int64_t argmax_r;
+    double rsmall, rties, rdot;   /* rdot = sum er (r - x) */
+} FX_FN(eval_stats);
+
+/* index of the first (last) entry equal to v in xc[0..n) */
+static inline int64_t FX_FN(eval_find)(const FX_T *xc, int64_t n, FX_T v, int last)
+{
+    if (last) {
+        for (int64_t j = n - 1; j >= 0; j--) if (xc[j] == v) return j;
+    } else {
+        for (int64_t j = 0; j < n; j++) if (xc[j] == v) return j;
+    }
+    return 0;
+}
+
+/* max, bad count and (for the logits) the counts ahead of x_t of a chunk */
+static inline FX_ALWAYS_INLINE FX_T FX_FN(eval_chunk_max)(const FX_T *xc, int64_t n, FX_T xt,
+                                                          double *bad, double *gt, double *eq)
+{
+    FX_T cm = -(FX_T)INFINITY, cb = 0, cg = 0, ce = 0;
+#pragma omp simd reduction(max : cm) reduction(+ : cb, cg, ce)
+    for (int64_t j = 0; j < n; j++) {
+        const FX_T v = xc[j];
+        cm = v > cm ? v : cm;
+        cb += ((v != v) | (v == (FX_T)INFINITY)) ? (FX_T)1 : (FX_T)0;
+        cg += v > xt ? (FX_T)1 : (FX_T)0;
+        ce += v == xt ? (FX_T)1 : (FX_T)0;
+    }
+    *bad += (double)cb;
+    *gt += (double)cg;
+    *eq += (double)ce;
+    return cm;
+}
+
+/* s = ties + small, s1 and s2 of a row rescaled from shift `old` to `new` */
+static inline void FX_FN(eval_rescale)(double *small, double *ties, double *s1,
+                                       double *small2, double old, double new_)
+{
+    const double r = exp(old - new_), s = *small + *ties;
+    if (s1 != NULL) *s1 = r * (*s1 + s * (old - new_));
+    if (small2 != NULL) *small2 = (*small2 + *ties) * r * r;
+    *small = s * r;
+    *ties = 0.0;
+}
+
+/* The statistics of one contiguous row x (and reference row xr). */
+static inline FX_ALWAYS_INLINE void FX_FN(eval_row)(const FX_T *x, const FX_T *xr, int64_t C,
+                                                    FX_T xt, int last, const int has_ref,
+                                                    FX_FN(eval_stats) *st)
+{
+    FX_T m = -(FX_T)INFINITY, mr = -(FX_T)INFINITY;
+    int64_t am = -1, amr = -1;
+    double small = 0, ties = 0, s1 = 0, small2 = 0, gt = 0, eq = 0, bad = 0;
+    double rsmall = 0, rties = 0, rdot = 0, rgt = 0, req = 0;
+    for (int64_t c0 = 0; c0 < C; c0 += FX_CHUNK) {
+        const int64_t n = C - c0 < FX_CHUNK ? C - c0 : FX_CHUNK;
+        const FX_T *xc = x + c0;
+        const FX_T cm = FX_FN(eval_chunk_max)(xc, n, xt, &bad, &gt, &eq);
+        if (cm > m || (last && cm == m)) am = c0 + FX_FN(eval_find)(xc, n, cm, last);
+        if (cm > m) {
+            if (m > -(FX_T)INFINITY) FX_FN(eval_rescale)(&small, &ties, &s1, &small2, m, cm);
+            m = cm;
+        }
+        const FX_T *rc = has_ref ? xr + c0 : NULL;
+        if (has_ref) {
+            const FX_T cr = FX_FN(eval_chunk_max)(rc, n, 0, &bad, &rgt, &req);
+            if (cr > mr || (last && cr == mr)) amr = c0 + FX_FN(eval_find)(rc, n, cr, last);
+            if (cr > mr) {
+                if (mr > -(FX_T)INFINITY) {
+                    const double r = exp((double)mr - (double)cr);
+                    rdot *= r;
+                    FX_FN(eval_rescale)(&rsmall, &rties, NULL, NULL, mr, cr);
+                }
+                mr = cr;
+            }
+        }
+        const FX_T shift = m, rshift = mr;
+        FX_T cs = 0, cn = 0, c1 = 0, c2 = 0;
+#pragma omp simd reduction(+ : cs, cn, c1, c2)
+        for (int64_t j = 0; j < n; j++) {
+            const FX_T d = xc[j] - shift;
+            const FX_T e = FX_EXP_SUM(d);
+            const int z = d == 0;
+            cs += z ? (FX_T)0 : e;
+            cn += z ? (FX_T)1 : (FX_T)0;
+            c1 += e == 0 ? (FX_T)0 : e * d;   /* 0, not NaN, for x = -inf */
+            c2 += z ? (FX_T)0 : e * e;
+        }
+        small += (double)cs;
+        ties += (double)cn;
+        s1 += (double)c1;
+        small2 += (double)c2;
+        if (has_ref) {
+            FX_T rs = 0, rn = 0, rd = 0;
+#pragma omp simd reduction(+ : rs, rn, rd)
+            for (int64_t j = 0; j < n; j++) {
+                const FX_T d = rc[j] - rshift;
+                const FX_T e = FX_EXP_SUM(d);
+                const int z = d == 0;
+                rs += z ? (FX_T)0 : e;
+                rn += z ? (FX_T)1 : (FX_T)0;
+                rd += e == 0 ? (FX_T)0 : e * (rc[j] - xc[j]);
+            }
+            rsmall += (double)rs;
+            rties += (double)rn;
+            rdot += (double)rd;
+        }
+    }
+    st->m = m;
+    st->argmax = am;
+    st->small = small;
+    st->ties = ties;
+    st->s1 = s1;
+    st->small2 = small2;
+    st->gt = gt;
+    st->eq = eq;
+    st->bad = bad > 0 || m == -(FX_T)INFINITY || (has_ref && mr == -(FX_T)INFINITY);
+    st->mr = mr;
+    st->argmax_r = amr;
+    st->rsmall = rsmall;
+    st->rties = rties;
+    st->rdot = rdot;
+}
+
+/* The row's metrics from its statistics (see the file header). */
+static void FX_FN(eval_finish)(const FX_FN(eval_stats) *st, const FX_T *x, const FX_T *xr,
+                               int64_t C, int64_t t, int last, int has_ref, fx_eval_row *row)
+{
+    const double m = (double)st->m, xt = (double)x[t];
+    const double s = st->ties + st->small;
+    const double ls = log1p((st->ties - 1.0) + st->small);
+    const int t_is_max = x[t] == st->m;
+    const double et = t_is_max ? 1.0 : exp(xt - m);
+    row->nll = ls + (m - xt);
+    row->max_prob = 1.0 / s;
+    row->entropy = ls - st->s1 / s;
+    const double om = t_is_max ? (st->ties - 1.0) + st->small : s - et;
+    const double rest = t_is_max ? (st->ties - 1.0) + st->small2 : st->ties + st->small2 - et * et;
+    row->brier = (om * om + rest) / (s * s);
+    row->argmax = st->argmax;
+    double ahead = st->gt;
+    if (st->eq > 1.0) {   /* other classes tie with the target: count the side */
+        for (int64_t c = last ? t + 1 : 0; c < (last ? C : t); c++) ahead += x[c] == x[t];
+    }
+    row->rank = (int64_t)ahead;
+    row->p_t = et / s;
+    row->kl = NAN;
+    row->delta_p = NAN;
+    row->same_top = 0;
+    if (has_ref) {
+        const double mr = (double)st->mr, sr = st->rties + st->rsmall;
+        const double lsr = log1p((st->rties - 1.0) + st->rsmall);
+        const double kl = st->rdot / sr + (m - mr) + (ls - lsr);
+        row->kl = kl > 0.0 ? kl : 0.0;
+        const double prt = (xr[t] == st->mr ? 1.0 : exp((double)xr[t] - mr)) / sr;
+        row->delta_p = row->p_t - prt;
+        row->same_top = st->argmax == st->argmax_r;
+    }
+}
+
+/* One block of rows: statistics, per-row outputs, exact sums. */
+static void FX_FN(eval_block)(const void *vctx, int64_t b, double *out)
+{
+    const fx_eval_ctx *ctx = (const fx_eval_ctx *)vctx;
+    const fx_eval_problem *p = ctx->p;
+    int64_t o, i0, n;
+    fx_row_block(p->outer, p->inner, ctx->rows_per_block, ctx->per_outer, b, &o, &i0, &n);
+    const int64_t C = p->C;
+    const int has_ref = p->xr != NULL;
+    int64_t r0, xrs, rrs;
+    const FX_T *X, *R;
+    if (p->inner == 1) {
+        r0 = o;
+        X = (const FX_T *)p->x + o * p->xs_outer;
+        R = has_ref ? (const FX_T *)p->xr + o * p->rs_outer : NULL;
+        xrs = p->xs_outer;
+        rrs = p->rs_outer;
+    } else {
+        r0 = o * p->inner + i0;
+        X = (const FX_T *)p->x + o * p->xs_outer + i0 * p->xs_inner;
+        R = has_ref ? (const FX_T *)p->xr + o * p->rs_outer + i0 * p->rs_inner : NULL;
+        xrs = p->xs_inner;
+        rrs = p->rs_inner;
+    }
+    /* rows whose classes are strided are copied to contiguous buffers */
+    const int copy = p->xs_class != 1 || (has_ref && p->rs_class != 1);
+    FX_T *buf = NULL;
+    if (copy) {
+        buf = (FX_T *)malloc((size_t)C * (has_ref ? 2 : 1) * sizeof(FX_T));
+        if (buf == NULL) {   /* a NaN ignored count: reported as missing memory */
+            out[0] = NAN;
+            out[1] = 0.0;
+            out[2] = -INFINITY;
+            out[3] = INFINITY;
+            return;
+        }
+    }
+    int64_t *acc = fx_eval_block_acc(ctx, b);
+    fx_eval_tally tally;
+    fx_eval_tally_init(&tally);
+    for (int64_t j = 0; j < n; j++) {
+        const int64_t r = r0 + j;
+        const FX_T *xrow = X + j * xrs;
+        const FX_T *rrow = has_ref ? R + j * rrs : NULL;
+        const int64_t t = p->labels[r];
+        fx_eval_row row;
+        if (t == p->ignore_index) {
+            fx_eval_emit(ctx, &tally, acc, r, FX_ROW_IGNORED, NULL, 0.0);
+            continue;
+        }
+        if (copy) {
+            for (int64_t c = 0; c < C; c++) buf[c] = xrow[c * p->xs_class];
+            xrow = buf;
+            if (has_ref) {
+                for (int64_t c = 0; c < C; c++) buf[C + c] = rrow[c * p->rs_class];
+                rrow = buf + C;
+            }
+        } else if (j + 1 < n) {
+            FX_FN(prefetch)(xrow + xrs, C);
+            if (has_ref) FX_FN(prefetch)(rrow + rrs, C);
+        }
+        FX_FN(eval_stats) st;
+        if (has_ref) FX_FN(eval_row)(xrow, rrow, C, xrow[t], p->ties_last, 1, &st);
+        else FX_FN(eval_row)(xrow, NULL, C, xrow[t], p->ties_last, 0, &st);
+        const double w = p->sample_weight != NULL ? p->sample_weight[r] : 1.0;
+        if (st.bad) {
+            fx_eval_emit(ctx, &tally, acc, r, FX_ROW_NONFINITE, NULL, w);
+            continue;
+        }
+        FX_FN(eval_finish)(&st, xrow, rrow, C, t, p->ties_last, has_ref, &row);
+        fx_eval_emit(ctx, &tally, acc, r, FX_ROW_COUNTED, &row, w);
+    }
+    free(buf);
+    fx_eval_tally_out(&tally, out);
+}
+
+#undef FX_FN
