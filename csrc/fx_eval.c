@@ -7,8 +7,10 @@
 #include "fx_isa.h"
 #include "fx_eval.h"
 
-/* at most this many blocks (each with its own accumulators) per call */
-#define FX_EVAL_MAX_BLOCKS 64
+/* blocks per thread: each has its own accumulators (nacc x 576 bytes),
+ * so fewer blocks than the other families, enough to balance the threads */
+#define FX_EVAL_BLOCKS_PER_THREAD 4
+#define FX_EVAL_SERIAL_WORK 32768
 
 int fx_eval(fx_eval_problem *p, int dtype, int nthreads, double result[5])
 {
@@ -31,7 +33,12 @@ int fx_eval(fx_eval_problem *p, int dtype, int nthreads, double result[5])
     ctx.nacc = FX_EVAL_NACC(p->n_topk, p->n_bins);
     ctx.rows_per_block = fx_rows_per_block(p->C);
     int64_t nblocks = fx_row_blocks(p->outer, p->inner, ctx.rows_per_block, &ctx.per_outer);
-    while (nblocks > FX_EVAL_MAX_BLOCKS) {
+    /* the sums are exact, so the blocks may depend on the thread count */
+    int nt = nthreads > 0 ? nthreads : fx_omp_max_threads();
+    if (rows * p->C < FX_EVAL_SERIAL_WORK || nt < 1) nt = 1;
+    /* (with inner > 1 a block never spans two outer indices) */
+    const int64_t span = p->inner == 1 ? p->outer : p->inner;
+    while (nblocks > (int64_t)nt * FX_EVAL_BLOCKS_PER_THREAD && ctx.rows_per_block < span) {
         ctx.rows_per_block *= 2;
         nblocks = fx_row_blocks(p->outer, p->inner, ctx.rows_per_block, &ctx.per_outer);
     }

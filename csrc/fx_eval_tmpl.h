@@ -20,39 +20,57 @@ typedef struct {
     int64_t argmax;
     double small, ties, s1, small2;
     double gt, eq;                /* logits > x_t, == x_t */
-    int bad;                      /* NaN or +inf seen */
+    int bad;                      /* the softmax is undefined */
     FX_T mr;
     int64_t argmax_r;
     double rsmall, rties, rdot;   /* rdot = sum er (r - x) */
 } FX_FN(eval_stats);
 
-/* index of the first (last) entry equal to v in xc[0..n) */
-static inline int64_t FX_FN(eval_find)(const FX_T *xc, int64_t n, FX_T v, int last)
+/* index of the first (last) entry equal to v in xc[0..n), as a vector
+ * min (max) of indices held in FX_T (exact: n <= FX_CHUNK < 2^24) */
+static inline FX_ALWAYS_INLINE int64_t FX_FN(eval_find)(const FX_T *xc, int64_t n, FX_T v,
+                                                        int last)
 {
     if (last) {
-        for (int64_t j = n - 1; j >= 0; j--) if (xc[j] == v) return j;
-    } else {
-        for (int64_t j = 0; j < n; j++) if (xc[j] == v) return j;
+        FX_T bi = -1;
+#pragma omp simd reduction(max : bi)
+        for (int64_t j = 0; j < n; j++) {
+            const FX_T cand = xc[j] == v ? (FX_T)j : (FX_T)-1;
+            bi = cand > bi ? cand : bi;
+        }
+        return bi < 0 ? 0 : (int64_t)bi;
     }
-    return 0;
+    FX_T bi = (FX_T)n;
+#pragma omp simd reduction(min : bi)
+    for (int64_t j = 0; j < n; j++) {
+        const FX_T cand = xc[j] == v ? (FX_T)j : (FX_T)n;
+        bi = cand < bi ? cand : bi;
+    }
+    return bi >= (FX_T)n ? 0 : (int64_t)bi;
 }
 
-/* max, bad count and (for the logits) the counts ahead of x_t of a chunk */
+/* max and the counts of entries > x_t and == x_t of a chunk (NaN entries
+ * are left out of the max; they are found through the NaN they make of
+ * the sums of exps) */
 static inline FX_ALWAYS_INLINE FX_T FX_FN(eval_chunk_max)(const FX_T *xc, int64_t n, FX_T xt,
-                                                          double *bad, double *gt, double *eq)
+                                                          const int count, double *gt,
+                                                          double *eq)
 {
-    FX_T cm = -(FX_T)INFINITY, cb = 0, cg = 0, ce = 0;
-#pragma omp simd reduction(max : cm) reduction(+ : cb, cg, ce)
-    for (int64_t j = 0; j < n; j++) {
-        const FX_T v = xc[j];
-        cm = v > cm ? v : cm;
-        cb += ((v != v) | (v == (FX_T)INFINITY)) ? (FX_T)1 : (FX_T)0;
-        cg += v > xt ? (FX_T)1 : (FX_T)0;
-        ce += v == xt ? (FX_T)1 : (FX_T)0;
+    FX_T cm = -(FX_T)INFINITY, cg = 0, ce = 0;
+    if (count) {
+#pragma omp simd reduction(max : cm) reduction(+ : cg, ce)
+        for (int64_t j = 0; j < n; j++) {
+            const FX_T v = xc[j];
+            cm = v > cm ? v : cm;
+            cg += v > xt ? (FX_T)1 : (FX_T)0;
+            ce += v == xt ? (FX_T)1 : (FX_T)0;
+        }
+        *gt += (double)cg;
+        *eq += (double)ce;
+    } else {
+#pragma omp simd reduction(max : cm)
+        for (int64_t j = 0; j < n; j++) cm = xc[j] > cm ? xc[j] : cm;
     }
-    *bad += (double)cb;
-    *gt += (double)cg;
-    *eq += (double)ce;
     return cm;
 }
 
@@ -74,12 +92,12 @@ static inline FX_ALWAYS_INLINE void FX_FN(eval_row)(const FX_T *x, const FX_T *x
 {
     FX_T m = -(FX_T)INFINITY, mr = -(FX_T)INFINITY;
     int64_t am = -1, amr = -1;
-    double small = 0, ties = 0, s1 = 0, small2 = 0, gt = 0, eq = 0, bad = 0;
-    double rsmall = 0, rties = 0, rdot = 0, rgt = 0, req = 0;
+    double small = 0, ties = 0, s1 = 0, small2 = 0, gt = 0, eq = 0;
+    double rsmall = 0, rties = 0, rdot = 0;
     for (int64_t c0 = 0; c0 < C; c0 += FX_CHUNK) {
         const int64_t n = C - c0 < FX_CHUNK ? C - c0 : FX_CHUNK;
         const FX_T *xc = x + c0;
-        const FX_T cm = FX_FN(eval_chunk_max)(xc, n, xt, &bad, &gt, &eq);
+        const FX_T cm = FX_FN(eval_chunk_max)(xc, n, xt, 1, &gt, &eq);
         if (cm > m || (last && cm == m)) am = c0 + FX_FN(eval_find)(xc, n, cm, last);
         if (cm > m) {
             if (m > -(FX_T)INFINITY) FX_FN(eval_rescale)(&small, &ties, &s1, &small2, m, cm);
@@ -87,7 +105,7 @@ static inline FX_ALWAYS_INLINE void FX_FN(eval_row)(const FX_T *x, const FX_T *x
         }
         const FX_T *rc = has_ref ? xr + c0 : NULL;
         if (has_ref) {
-            const FX_T cr = FX_FN(eval_chunk_max)(rc, n, 0, &bad, &rgt, &req);
+            const FX_T cr = FX_FN(eval_chunk_max)(rc, n, 0, 0, NULL, NULL);
             if (cr > mr || (last && cr == mr)) amr = c0 + FX_FN(eval_find)(rc, n, cr, last);
             if (cr > mr) {
                 if (mr > -(FX_T)INFINITY) {
@@ -138,7 +156,10 @@ static inline FX_ALWAYS_INLINE void FX_FN(eval_row)(const FX_T *x, const FX_T *x
     st->small2 = small2;
     st->gt = gt;
     st->eq = eq;
-    st->bad = bad > 0 || m == -(FX_T)INFINITY || (has_ref && mr == -(FX_T)INFINITY);
+    /* undefined softmax: a NaN (NaN sums), +inf or only -inf */
+    st->bad = small != small || s1 != s1 || m == (FX_T)INFINITY || m == -(FX_T)INFINITY
+              || (has_ref && (rsmall != rsmall || mr == (FX_T)INFINITY
+                              || mr == -(FX_T)INFINITY));
     st->mr = mr;
     st->argmax_r = amr;
     st->rsmall = rsmall;

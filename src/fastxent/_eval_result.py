@@ -114,7 +114,20 @@ class PerRow(_Record):
 
 @dataclass(frozen=True, repr=False)
 class EvalResult(_Record):
-    """Every metric of an evaluation (see :func:`fastxent.evaluate`)."""
+    """Every metric of an evaluation (see :func:`fastxent.evaluate`).
+
+    Immutable: fields cannot be assigned and arrays are read-only.
+    ``to_dict()`` gives plain Python data with NaN and infinities as None.
+
+    Examples
+    --------
+    >>> import json, numpy as np, fastxent
+    >>> r = fastxent.evaluate(np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([0, 0]))
+    >>> r.topk_accuracy[1], r.n_rows
+    (0.5, 2)
+    >>> json.dumps(r.to_dict(), allow_nan=False)[:15]
+    '{"n_rows": 2, "'
+    """
     n_rows: int
     n_ignored: int
     n_nonfinite: int
@@ -174,7 +187,7 @@ def calibration(count, conf, correct):
     gap = np.abs(correct[full] - conf[full])
     ece = math.fsum(gap) / n
     mce = float(np.max(gap / count[full]))
-    rms = math.sqrt(math.fsum(gap * gap / count[full]) / n)
+    rms = math.sqrt(math.fsum(gap / count[full] * gap) / n)   # no overflow of gap^2
     if np.isnan(conf).any() or np.isnan(correct).any():
         return math.nan, math.nan, math.nan
     return ece, mce, rms
@@ -186,6 +199,7 @@ def finish(sums: Mapping[str, Any], topk, n_bins: int, *, n_rows: int, n_ignored
     """The result from rounded sums: `sums` maps count, nll, nll2, entropy,
     brier, mrr, kl, same_top, delta_p to floats, topk to a sequence and
     bin_count, bin_conf, bin_correct to arrays."""
+    sums = {k: (float(v) if np.ndim(v) == 0 else v) for k, v in sums.items()}
     n = sums["count"]
     mean = _div(sums["nll"], n)
     if n > 1:
@@ -208,7 +222,7 @@ def finish(sums: Mapping[str, Any], topk, n_bins: int, *, n_rows: int, n_ignored
         perplexity=math.exp(mean) if mean == mean and mean < 709.78 else
         (math.inf if mean == mean else math.nan),
         bits_per_token=mean / _LN2,
-        topk_accuracy={int(k): _div(v, n) for k, v in zip(topk, sums["topk"])},
+        topk_accuracy={int(k): _div(float(v), n) for k, v in zip(topk, sums["topk"])},
         mrr=_div(sums["mrr"], n), entropy_mean=_div(sums["entropy"], n),
         brier=_div(sums["brier"], n), ece=ece, mce=mce, rmsce=rms, bins=bins,
         per_class=None if per_class is None else PerClass(*(_frozen(a) for a in per_class)),

@@ -41,6 +41,7 @@ __all__ = [
     "entropy",
     "kl_divergence",
     "log_loss",
+    "evaluate",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -853,3 +854,8 @@ def log_loss(y_true, y_prob, *, sample_weight=None, normalize=True, labels=None)
     else:
         total = np.dot(loss, sw)
     return dtype.type(total)
+
+
+# evaluation metrics: the twin lives in its own module (fastxent/_reference_evaluate.py);
+# an absolute import, so that this file also loads on its own (tests/test_reference.py)
+from fastxent._reference_evaluate import evaluate  # noqa: E402
