@@ -131,15 +131,18 @@ class WindowSums:
         base = ci - self.lo
         for k, piece in enumerate((p0, p1, p2)):
             np.add.at(self.chunks, (index, base + k), sign * piece)
-        self.normalize()
+        self.normalize(np.unique(index))
 
-    def normalize(self) -> None:
-        """Carries propagated upwards (every chunk but the top in [0, 2**32))."""
-        c = self.chunks
+    def normalize(self, rows=None) -> None:
+        """Carries propagated upwards (every chunk but the top in [0, 2**32)),
+        in the given rows (default all)."""
+        c = self.chunks if rows is None else self.chunks[rows]
         for j in range(c.shape[1] - 1):
             carry = c[:, j] >> 32
             c[:, j] -= carry << 32
             c[:, j + 1] += carry
+        if rows is not None:
+            self.chunks[rows] = c
 
     def merge(self, other: "WindowSums", index=None) -> None:
         """Adds other's item j to item index[j] (default: j)."""
