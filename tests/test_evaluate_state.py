@@ -115,8 +115,13 @@ def test_state_is_small_and_versioned():
     x = np.random.default_rng(3).standard_normal((4, 128000)).astype(np.float32)
     ev.update(x, np.array([1, 5, 7, -100]))
     size = len(pickle.dumps(ev.state_dict()))
-    # 4 per-class sums of 128000 items: 3 specials + a few chunks each
-    assert size < 4 * 128000 * 8 * (3 + 8)
+    # the state lists the touched classes only: 56 global sums of 576 bytes,
+    # 3 rows x 3 per-class sums of a few chunks
+    assert size < 56 * 576 + 20_000
+    x[0, 0] = np.inf
+    ev.update(x[:1], np.array([1]))            # a special in the per-class sums
+    again = fastxent.Evaluator.from_state_dict(pickle.loads(pickle.dumps(ev.state_dict())))
+    assert repr(again.result().to_dict()) == repr(ev.result().to_dict())
     st_ = ev.state_dict()
     st_["version"] = 99
     with pytest.raises(ValueError, match="version"):

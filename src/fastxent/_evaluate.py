@@ -385,7 +385,7 @@ class Evaluator:
                 if any(a.n != ev._seg_id.size for a in ev._seg) \
                         or ev._seg_greedy.shape != ev._seg_id.shape:
                     raise ValueError("malformed segments")
-        except (KeyError, TypeError) as e:
+        except (KeyError, TypeError, IndexError) as e:
             raise ValueError(f"state: malformed ({e!r})") from None
         except ValueError as e:
             raise ValueError(f"state: {e}") from None

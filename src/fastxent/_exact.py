@@ -8,6 +8,8 @@ once rounded (by :func:`round_sums`, to nearest even, once).
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from . import _kernels
@@ -63,15 +65,16 @@ class WindowSums:
 
     Every item's sum is an accumulator restricted to the chunks actually
     used by any value added so far (a window [lo, lo + width) shared by
-    the items, grown when a value needs it), plus its +inf/-inf/NaN counts:
-    an item costs 8 * (width + 3) bytes. Values between 2**-20 and 2**20
-    use a window of 3 chunks, the widest (2**-1074 to 2**1024) 68.
+    the items, grown when a value needs it), plus its +inf/-inf/NaN counts
+    (allocated at the first of them): an item costs 8 * width bytes in
+    memory. Values between 2**-20 and 2**20 use a window of 4 chunks, the
+    widest (2**-1074 to 2**1024) 68. The state lists the nonzero items only.
     """
 
     def __init__(self, n: int = 0):
         self.lo = 0
         self.chunks = np.zeros((n, 0), dtype=np.int64)
-        self.special = np.zeros((n, 3), dtype=np.int64)
+        self.special: Optional[np.ndarray] = None
 
     @property
     def n(self) -> int:
@@ -83,7 +86,8 @@ class WindowSums:
         if extra > 0:
             self.chunks = np.concatenate(
                 [self.chunks, np.zeros((extra, self.chunks.shape[1]), np.int64)])
-            self.special = np.concatenate([self.special, np.zeros((extra, 3), np.int64)])
+            if self.special is not None:
+                self.special = np.concatenate([self.special, np.zeros((extra, 3), np.int64)])
 
     def _widen(self, lo: int, hi: int) -> None:
         """Makes the window cover chunks [lo, hi) (hi exclusive)."""
@@ -110,6 +114,8 @@ class WindowSums:
         if special.any():
             nan = special & ((bits & np.uint64((1 << 52) - 1)) != 0)
             col = np.where(nan, 2, np.where(neg, 1, 0))
+            if self.special is None:
+                self.special = np.zeros((self.n, 3), np.int64)
             np.add.at(self.special, (index[special], col[special]), 1)
             keep = ~special
             index, bits, e, neg = index[keep], bits[keep], e[keep], neg[keep]
@@ -153,7 +159,10 @@ class WindowSums:
             s = other.lo - self.lo
             cols = np.arange(s, s + other.chunks.shape[1])
             np.add.at(self.chunks, (index[:, None], cols[None, :]), other.chunks)
-        np.add.at(self.special, index, other.special)
+        if other.special is not None:
+            if self.special is None:
+                self.special = np.zeros((self.n, 3), np.int64)
+            np.add.at(self.special, index, other.special)
         self.normalize()
 
     def round(self) -> np.ndarray:
@@ -161,15 +170,26 @@ class WindowSums:
         return _kernels.exact_round_window(self.chunks, self.lo, self.special)
 
     def state(self) -> dict:
-        return {"lo": int(self.lo), "chunks": self.chunks.copy(), "special": self.special.copy()}
+        """The nonzero items only: their indices, chunks and specials."""
+        rows = np.flatnonzero(self.chunks.any(axis=1))
+        st = {"n": self.n, "lo": int(self.lo), "width": self.chunks.shape[1], "rows": rows,
+              "chunks": self.chunks[rows], "special_rows": None, "special": None}
+        if self.special is not None:
+            srows = np.flatnonzero(self.special.any(axis=1))
+            st.update(special_rows=srows, special=self.special[srows])
+        return st
 
     @classmethod
     def from_state(cls, state) -> "WindowSums":
-        w = cls()
-        w.lo = int(state["lo"])
-        w.chunks = np.array(state["chunks"], dtype=np.int64, order="C")
-        w.special = np.array(state["special"], dtype=np.int64, order="C")
-        if (w.chunks.ndim != 2 or w.special.shape != (w.chunks.shape[0], 3)
-                or w.lo < 0 or w.lo + w.chunks.shape[1] > _NCHUNKS):
+        n, lo, width = (int(state[k]) for k in ("n", "lo", "width"))
+        if n < 0 or lo < 0 or width < 0 or lo + width > _NCHUNKS:
             raise ValueError("state_dict: malformed exact sums")
+        w = cls(n)
+        w.lo = lo
+        w.chunks = np.zeros((n, width), np.int64)
+        w.chunks[np.asarray(state["rows"], dtype=np.intp)] = np.asarray(state["chunks"], np.int64)
+        if state["special"] is not None:
+            w.special = np.zeros((n, 3), np.int64)
+            w.special[np.asarray(state["special_rows"], dtype=np.intp)] = np.asarray(
+                state["special"], np.int64)
         return w

@@ -455,19 +455,23 @@ def eval_rows(cnp.ndarray x, int64_t outer, int64_t C, int64_t inner,
     return (<int64_t>res[0], <int64_t>res[1], res[2], <int64_t>res[3], <int64_t>res[4])
 
 
-def exact_round_window(cnp.ndarray chunks, int64_t lo, cnp.ndarray special):
+def exact_round_window(cnp.ndarray chunks, int64_t lo, object special):
     """The rounded sums of n accumulators given as a (n, width) window of
     chunks starting at chunk lo (lo + width <= FX_EXACT_CHUNKS) and their
-    (n, 3) +inf/-inf/NaN counts."""
+    (n, 3) +inf/-inf/NaN counts (None: all 0)."""
     cdef int64_t n = cnp.PyArray_DIM(chunks, 0), width = cnp.PyArray_DIM(chunks, 1), i, j
     cdef const int64_t *c = <const int64_t *>cnp.PyArray_DATA(chunks)
-    cdef const int64_t *s = <const int64_t *>cnp.PyArray_DATA(special)
+    cdef const int64_t *s = <const int64_t *>_ptr(special)
+    cdef int64_t nospecial[3]
+    nospecial[0] = nospecial[1] = nospecial[2] = 0
     cdef int64_t acc[72]
     out = cnp.PyArray_EMPTY(1, [n], cnp.NPY_FLOAT64, 0)
     cdef double *o = <double *>cnp.PyArray_DATA(out)
     cdef bint empty
+    cdef const int64_t *si
     for i in range(n):
-        empty = s[3 * i] == 0 and s[3 * i + 1] == 0 and s[3 * i + 2] == 0
+        si = s + 3 * i if s != NULL else nospecial
+        empty = si[0] == 0 and si[1] == 0 and si[2] == 0
         for j in range(width):
             if c[i * width + j] != 0:
                 empty = False
@@ -478,8 +482,8 @@ def exact_round_window(cnp.ndarray chunks, int64_t lo, cnp.ndarray special):
         memset(acc, 0, sizeof(acc))
         for j in range(width):
             acc[lo + j] = c[i * width + j]
-        acc[69] = s[3 * i]
-        acc[70] = s[3 * i + 1]
-        acc[71] = s[3 * i + 2]
+        acc[69] = si[0]
+        acc[70] = si[1]
+        acc[71] = si[2]
         o[i] = fx_exact_round(acc)
     return out
