@@ -42,6 +42,16 @@ def _check_choice(v, name: str, choices) -> str:
     return v
 
 
+def _per_row(a, name: str, kinds: str, what: str, row_shape, dtype) -> np.ndarray:
+    """`a`, one value per row, as a flat contiguous array of `dtype`."""
+    arr = np.asarray(a)
+    if arr.dtype.kind not in kinds:
+        raise ValueError(f"{name}: expected {what}, got dtype {arr.dtype}")
+    if arr.shape != row_shape:
+        raise ValueError(f"{name}: expected the rows' shape {row_shape}, got {arr.shape}")
+    return np.ascontiguousarray(arr, dtype=dtype).reshape(-1)
+
+
 @dataclass(frozen=True)
 class _Config:
     """What must match for update and merge (every option but the threads)."""
@@ -214,12 +224,7 @@ class Evaluator:
     def _weights(self, sample_weight, row_shape):
         if sample_weight is None:
             return None
-        w = np.asarray(sample_weight)
-        if w.dtype.kind not in "fiub":
-            raise ValueError(f"sample_weight: expected real numbers, got dtype {w.dtype}")
-        if w.shape != row_shape:
-            raise ValueError(f"sample_weight: expected the rows' shape {row_shape}, got {w.shape}")
-        w = np.ascontiguousarray(w, dtype=np.float64).reshape(-1)
+        w = _per_row(sample_weight, "sample_weight", "fiub", "real numbers", row_shape, np.float64)
         bad = ~(np.isfinite(w) & (w >= 0))
         if bad.any():
             j = int(np.argmax(bad))
@@ -235,12 +240,7 @@ class Evaluator:
                 else "not expected: make the evaluator with segments=True"))
         if segment_ids is None:
             return None
-        s = np.asarray(segment_ids)
-        if s.dtype.kind not in "iu":
-            raise ValueError(f"segment_ids: expected integers, got dtype {s.dtype}")
-        if s.shape != row_shape:
-            raise ValueError(f"segment_ids: expected the rows' shape {row_shape}, got {s.shape}")
-        s = np.ascontiguousarray(s, dtype=np.int64).reshape(-1)
+        s = _per_row(segment_ids, "segment_ids", "iu", "integers", row_shape, np.int64)
         if s.size and np.any(s[1:] < s[:-1]):
             j = int(np.argmax(s[1:] < s[:-1])) + 1
             raise ValueError(f"segment_ids: expected non-decreasing ids, got {s[j]} after "
