@@ -26,29 +26,6 @@ typedef struct {
     double rsmall, rties, rdot;   /* rdot = sum er (r - x) */
 } FX_FN(eval_stats);
 
-/* index of the first (last) entry equal to v in xc[0..n), as a vector
- * min (max) of indices held in FX_T (exact: n <= FX_CHUNK < 2^24) */
-static inline FX_ALWAYS_INLINE int64_t FX_FN(eval_find)(const FX_T *xc, int64_t n, FX_T v,
-                                                        int last)
-{
-    if (last) {
-        FX_T bi = -1;
-#pragma omp simd reduction(max : bi)
-        for (int64_t j = 0; j < n; j++) {
-            const FX_T cand = xc[j] == v ? (FX_T)j : (FX_T)-1;
-            bi = cand > bi ? cand : bi;
-        }
-        return bi < 0 ? 0 : (int64_t)bi;
-    }
-    FX_T bi = (FX_T)n;
-#pragma omp simd reduction(min : bi)
-    for (int64_t j = 0; j < n; j++) {
-        const FX_T cand = xc[j] == v ? (FX_T)j : (FX_T)n;
-        bi = cand < bi ? cand : bi;
-    }
-    return bi >= (FX_T)n ? 0 : (int64_t)bi;
-}
-
 /* max and the counts of entries > x_t and == x_t of a chunk (NaN entries
  * are left out of the max; they are found through the NaN they make of
  * the sums of exps) */
@@ -98,15 +75,16 @@ static inline FX_ALWAYS_INLINE void FX_FN(eval_row)(const FX_T *x, const FX_T *x
         const int64_t n = C - c0 < FX_CHUNK ? C - c0 : FX_CHUNK;
         const FX_T *xc = x + c0;
         const FX_T cm = FX_FN(eval_chunk_max)(xc, n, xt, 1, &gt, &eq);
-        if (cm > m || (last && cm == m)) am = c0 + FX_FN(eval_find)(xc, n, cm, last);
+        const int take = cm > m || (last && cm == m);   /* the argmax is in this chunk */
         if (cm > m) {
             if (m > -(FX_T)INFINITY) FX_FN(eval_rescale)(&small, &ties, &s1, &small2, m, cm);
             m = cm;
         }
         const FX_T *rc = has_ref ? xr + c0 : NULL;
+        int rtake = 0;
         if (has_ref) {
             const FX_T cr = FX_FN(eval_chunk_max)(rc, n, 0, 0, NULL, NULL);
-            if (cr > mr || (last && cr == mr)) amr = c0 + FX_FN(eval_find)(rc, n, cr, last);
+            rtake = cr > mr || (last && cr == mr);
             if (cr > mr) {
                 if (mr > -(FX_T)INFINITY) {
                     const double r = exp((double)mr - (double)cr);
@@ -117,8 +95,11 @@ static inline FX_ALWAYS_INLINE void FX_FN(eval_row)(const FX_T *x, const FX_T *x
             }
         }
         const FX_T shift = m, rshift = mr;
-        FX_T cs = 0, cn = 0, c1 = 0, c2 = 0;
-#pragma omp simd reduction(+ : cs, cn, c1, c2)
+        /* the maxima (d == 0) also give the argmax: the smallest key of
+         * j (first) or n - 1 - j (last), in FX_T (exact below 2^24) */
+        FX_T cs = 0, cn = 0, c1 = 0, c2 = 0, key = (FX_T)n;
+        const FX_T kb = last ? (FX_T)(n - 1) : 0, ks = last ? (FX_T)-1 : (FX_T)1;
+#pragma omp simd reduction(+ : cs, cn, c1, c2) reduction(min : key)
         for (int64_t j = 0; j < n; j++) {
             const FX_T d = xc[j] - shift;
             const FX_T e = FX_EXP_SUM(d);
@@ -127,14 +108,17 @@ static inline FX_ALWAYS_INLINE void FX_FN(eval_row)(const FX_T *x, const FX_T *x
             cn += z ? (FX_T)1 : (FX_T)0;
             c1 += e == 0 ? (FX_T)0 : e * d;   /* 0, not NaN, for x = -inf */
             c2 += z ? (FX_T)0 : e * e;
+            const FX_T kj = z ? kb + ks * (FX_T)j : (FX_T)n;
+            key = kj < key ? kj : key;
         }
+        if (take && key < (FX_T)n) am = c0 + (last ? n - 1 - (int64_t)key : (int64_t)key);
         small += (double)cs;
         ties += (double)cn;
         s1 += (double)c1;
         small2 += (double)c2;
         if (has_ref) {
-            FX_T rs = 0, rn = 0, rd = 0;
-#pragma omp simd reduction(+ : rs, rn, rd)
+            FX_T rs = 0, rn = 0, rd = 0, rkey = (FX_T)n;
+#pragma omp simd reduction(+ : rs, rn, rd) reduction(min : rkey)
             for (int64_t j = 0; j < n; j++) {
                 const FX_T d = rc[j] - rshift;
                 const FX_T e = FX_EXP_SUM(d);
@@ -142,7 +126,10 @@ static inline FX_ALWAYS_INLINE void FX_FN(eval_row)(const FX_T *x, const FX_T *x
                 rs += z ? (FX_T)0 : e;
                 rn += z ? (FX_T)1 : (FX_T)0;
                 rd += e == 0 ? (FX_T)0 : e * (rc[j] - xc[j]);
+                const FX_T kj = z ? kb + ks * (FX_T)j : (FX_T)n;
+                rkey = kj < rkey ? kj : rkey;
             }
+            if (rtake && rkey < (FX_T)n) amr = c0 + (last ? n - 1 - (int64_t)rkey : (int64_t)rkey);
             rsmall += (double)rs;
             rties += (double)rn;
             rdot += (double)rd;
