@@ -328,3 +328,8 @@ def test_torch_layout_many_blocks(threads):
     got = fastxent.evaluate(x, y, axis=1, num_threads=threads)
     close(got.to_dict(), reference.evaluate(x, y, axis=1).to_dict(), 2e-5, 1e-7)
     assert got.count == 12000
+
+
+def test_twin_has_the_public_signature():
+    import inspect
+    assert inspect.signature(reference.evaluate) == inspect.signature(fastxent.evaluate)
