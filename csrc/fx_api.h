@@ -27,9 +27,9 @@ typedef struct {
  * arg names the argument (0: the first array, x/p/probs; 1: the second,
  * target/q; -1: the caller finds it) and index the flat index of the first
  * bad element (FX_BAD_LABEL, FX_OUT_OF_RANGE) or of the first bad row
- * (FX_NEGATIVE). Nothing is written past a bad label. */
+ * (FX_NEGATIVE, FX_NONFINITE). Nothing is written past a bad label. */
 enum fx_code { FX_OK = 0, FX_NO_MEMORY = 1, FX_BAD_LABEL = 2, FX_OUT_OF_RANGE = 3,
-               FX_NEGATIVE = 4 };
+               FX_NEGATIVE = 4, FX_NONFINITE = 5 };
 typedef struct {
     int code;
     int arg;
@@ -109,6 +109,45 @@ typedef struct {
     double loss, lo, hi, not_close;
 } fx_logloss_stats;
 
+/* Evaluation metrics (fx_eval.c, fx_eval_tmpl.h): one read of each row of
+ * logits (and reference logits) gives the row's statistics, which are added
+ * exactly (fx_exact.h) to the accumulators in `acc`, FX_EVAL_NACC of them
+ * (FX_EXACT_WORDS int64 each), laid out as enum fx_eval_sum. */
+enum fx_eval_sum {
+    FX_EV_COUNT = 0, FX_EV_NLL, FX_EV_NLL2, FX_EV_ENTROPY, FX_EV_BRIER, FX_EV_MRR,
+    FX_EV_KL, FX_EV_SAME_TOP, FX_EV_DELTA_P,
+    FX_EV_TOPK           /* n_topk hit sums, then per bin: count, conf, correct */
+};
+#define FX_EVAL_NACC(n_topk, n_bins) (FX_EV_TOPK + (n_topk) + 3 * (n_bins))
+enum fx_nonfinite { FX_NF_PROPAGATE = 0, FX_NF_SKIP = 1, FX_NF_RAISE = 2 };
+/* per-row status written to row_status */
+enum fx_row_status { FX_ROW_COUNTED = 0, FX_ROW_IGNORED = 1, FX_ROW_NONFINITE = 2 };
+
+typedef struct {
+    int64_t outer, C, inner;
+    fx_view x;                  /* logits */
+    fx_view xr;                 /* reference logits, or data NULL */
+    const int64_t *labels;      /* class indices, contiguous over rows */
+    int64_t ignore_index;
+    const double *sample_weight;  /* per row, contiguous, or NULL (all 1) */
+    int ties_last;              /* 0: a lower index wins ties; 1: a higher one */
+    int nonfinite;              /* enum fx_nonfinite */
+    int n_topk, n_bins;
+    const int64_t *topk;        /* n_topk values of k */
+    int64_t *acc;               /* FX_EVAL_NACC accumulators, added to */
+    /* per-row outputs, contiguous over rows, each NULL or written */
+    double *row_nll, *row_max_prob, *row_entropy, *row_kl;
+    int64_t *row_rank, *row_argmax;
+    int8_t *row_status;
+} fx_eval_problem;
+
+/* What fx_eval counts besides the sums: ignored rows, non-finite rows (NaN
+ * or +inf logits, or all -inf) and the largest row KL (NaN wins; -inf
+ * without rows). */
+typedef struct {
+    double ignored, nonfinite, kl_max;
+} fx_eval_counts;
+
 /* ISA level in use; fx_select_isa picks min(requested, supported). */
 int fx_select_isa(int requested);
 int fx_current_isa(void);
@@ -140,6 +179,10 @@ fx_status fx_bce(const fx_bce_problem *p, int dtype, int nthreads, double *loss_
 fx_status fx_info(const fx_info_problem *p, int dtype, int nthreads);
 fx_status fx_logloss(const fx_logloss_problem *p, int dtype, int nthreads,
                      fx_logloss_stats *stats);
+/* Adds the rows of p to p->acc. A bad label gives FX_BAD_LABEL (arg 1);
+ * with nonfinite == FX_NF_RAISE a non-finite row gives FX_NONFINITE (arg 0,
+ * index the first such row) and leaves p->acc unchanged. */
+fx_status fx_eval(const fx_eval_problem *p, int dtype, int nthreads, fx_eval_counts *counts);
 
 /* Test hook: applies the vector math function `fn` (0 exp, 1 log, 2 log1p, 3 exp for x <= 0 in sums)
  * of the current ISA to n contiguous values; 3 is the exp of x <= 0 used

@@ -165,9 +165,8 @@ static double fx_pairwise_sum(const double *v, int64_t n, int64_t stride)
  * the flat index of the first bad one, or -1. Also returns the sum over
  * non-ignored labels of weight[label] (or their count without weights),
  * summed in order in float64. */
-static int64_t fx_check_labels(const int64_t *labels, int64_t n, int64_t C,
-                        int64_t ignore_index, const void *weight, int dtype,
-                        double *weight_sum)
+int64_t fx_check_labels(const int64_t *labels, int64_t n, int64_t C, int64_t ignore_index,
+                        const void *weight, int dtype, double *weight_sum)
 {
     double ws = 0.0;
     for (int64_t i = 0; i < n; i++) {
@@ -258,7 +257,11 @@ int64_t fx_rows_per_block(int64_t C)
 
 int64_t fx_plan_rows(fx_plan *plan, int64_t outer, int64_t C, int64_t inner)
 {
-    const int64_t rows = fx_rows_per_block(C);
+    return fx_plan_row_blocks(plan, outer, inner, fx_rows_per_block(C));
+}
+
+int64_t fx_plan_row_blocks(fx_plan *plan, int64_t outer, int64_t inner, int64_t rows)
+{
     plan->rows_per_block = rows;
     if (inner == 1) {
         plan->per_outer = 0;

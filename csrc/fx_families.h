@@ -11,6 +11,7 @@
 #include "fx_bce_tmpl.h"
 #include "fx_info_tmpl.h"
 #include "fx_logloss_tmpl.h"
+#include "fx_eval_tmpl.h"
 
 #undef FX_T
 #undef FX_TBYTES

@@ -38,21 +38,11 @@ static void FX_FN(info_block)(const void *vp, const fx_plan *plan, int64_t b, do
     fx_row_block(plan, p->outer, p->inner, b, &o, &i0, &n);
     const int64_t C = p->C;
     const int kl = p->q.data != NULL;
-    int64_t r0, prs, qrs;
-    const FX_T *P, *Q;
-    if (p->inner == 1) {
-        r0 = o;
-        P = (const FX_T *)p->p.data + o * p->p.s_outer;
-        Q = kl ? (const FX_T *)p->q.data + o * p->q.s_outer : NULL;
-        prs = p->p.s_outer;
-        qrs = p->q.s_outer;
-    } else {
-        r0 = o * p->inner + i0;
-        P = (const FX_T *)p->p.data + o * p->p.s_outer + i0 * p->p.s_inner;
-        Q = kl ? (const FX_T *)p->q.data + o * p->q.s_outer + i0 * p->q.s_inner : NULL;
-        prs = p->p.s_inner;
-        qrs = p->q.s_inner;
-    }
+    const int64_t r0 = o * p->inner + i0;
+    int64_t prs, qrs = 0;
+    const FX_T *P = (const FX_T *)p->p.data + fx_row_origin(&p->p, p->inner, o, i0, &prs);
+    const FX_T *Q = kl ? (const FX_T *)p->q.data + fx_row_origin(&p->q, p->inner, o, i0, &qrs)
+                       : NULL;
     const int64_t pcs = p->p.s_class, qcs = p->q.s_class;
     FX_T *res = (FX_T *)p->out + r0;
     double first_bad = INFINITY;

@@ -46,7 +46,8 @@ int fx_run_blocks(fx_block_fn fn, const void *problem, const fx_plan *plan,
     X(fx_math_fn, math_eval)             \
     X(fx_block_fn, bce_block)            \
     X(fx_block_fn, info_block)           \
-    X(fx_block_fn, logloss_block)
+    X(fx_block_fn, logloss_block)        \
+    X(fx_block_fn, eval_block)
 
 /* The dtypes, in enum fx_dtype order: M(arg, suffix) for each. */
 #define FX_PER_DTYPE(M, arg) M(arg, f32) M(arg, f64)
@@ -78,6 +79,14 @@ typedef struct {
 
 /* Row blocking of an (outer, C, inner) problem; sizes depend on C only. */
 int64_t fx_rows_per_block(int64_t C);
+/* As fx_plan_rows with a given number of rows per block (fx_eval, whose
+ * exact sums let the blocks follow the thread count). */
+int64_t fx_plan_row_blocks(fx_plan *plan, int64_t outer, int64_t inner, int64_t rows);
+/* The flat index of the first label outside [0, C) and not ignore_index,
+ * or -1; *weight_sum: the sum of weight[label] (or the count without
+ * weights) over the counted labels, in order in float64. */
+int64_t fx_check_labels(const int64_t *labels, int64_t n, int64_t C, int64_t ignore_index,
+                        const void *weight, int dtype, double *weight_sum);
 /* Plans the row blocks of an (outer, C, inner) problem and returns their
  * count: runs of consecutive outer indices when inner == 1, else runs of
  * inner positions within one outer index, so each block is rows of one
@@ -98,6 +107,16 @@ static inline void fx_row_block(const fx_plan *plan, int64_t outer, int64_t inne
         *i0 = (b % plan->per_outer) * rows;
         *n = inner - *i0 < rows ? inner - *i0 : rows;
     }
+}
+
+/* The offset (in elements) of row (o, i0) of view v, a block's first row
+ * (i0 == 0 when inner == 1), and in *row_stride the stride between the
+ * rows of one block. */
+static inline int64_t fx_row_origin(const fx_view *v, int64_t inner, int64_t o, int64_t i0,
+                                    int64_t *row_stride)
+{
+    *row_stride = inner == 1 ? v->s_outer : v->s_inner;
+    return o * v->s_outer + i0 * v->s_inner;
 }
 
 /* The table of the ISA level in use. */

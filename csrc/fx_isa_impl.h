@@ -9,6 +9,7 @@
 #include <string.h>
 #include "fx_isa.h"
 #include "fx_math.h"
+#include "fx_eval.h"
 
 #define FX_FN(name) FX_CAT(FX_CAT(FX_CAT(name, _), FX_SFX), FX_CAT(_, FX_ISA_SUFFIX))
 

@@ -485,18 +485,11 @@ static void FX_FN(rows_block)(const void *vjob, const fx_plan *plan, int64_t b,
     const FX_FN(xent_ctx) *k = &kl;
 
     /* first row of the block and the stride between its rows */
-    int64_t r0, xo, yo, go, xrs, yrs, grs;
-    if (jb->inner == 1) {
-        r0 = o;
-        xo = o * jb->x.s_outer; yo = o * jb->y.s_outer; go = o * jb->g.s_outer;
-        xrs = jb->x.s_outer; yrs = jb->y.s_outer; grs = jb->g.s_outer;
-    } else {
-        r0 = o * jb->inner + i0;
-        xo = o * jb->x.s_outer + i0 * jb->x.s_inner;
-        yo = o * jb->y.s_outer + i0 * jb->y.s_inner;
-        go = o * jb->g.s_outer + i0 * jb->g.s_inner;
-        xrs = jb->x.s_inner; yrs = jb->y.s_inner; grs = jb->g.s_inner;
-    }
+    const int64_t r0 = o * jb->inner + i0;
+    int64_t xrs, yrs, grs;
+    const int64_t xo = fx_row_origin(&jb->x, jb->inner, o, i0, &xrs);
+    const int64_t yo = fx_row_origin(&jb->y, jb->inner, o, i0, &yrs);
+    const int64_t go = fx_row_origin(&jb->g, jb->inner, o, i0, &grs);
     const FX_T *x = (const FX_T *)jb->x.data + xo;
     const FX_T *y = jb->y.data != NULL ? (const FX_T *)jb->y.data + yo : NULL;
     FX_T *g = jb->g.data != NULL ? (FX_T *)jb->g.data + go : NULL;

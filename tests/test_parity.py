@@ -46,8 +46,11 @@ KERNEL_LAYOUTS = ("contiguous", "strided", "reversed", "fortran")
 PYTHON_LAYOUTS = ("byteswapped", "readonly", "misaligned")
 THREADS = (1, 2)
 CASES = ("finite", "large", "empty", "0d", "nan", "inf", "huge")
-# public callables that are not kernels and have no twin
-NOT_KERNELS = {"get_num_threads", "set_num_threads", "show_config"}
+# public callables that are not kernels and have no twin: the thread and
+# config functions, and evaluate's classes (Evaluator: the incremental form
+# of evaluate, compared with it and the twin in test_evaluate_state.py;
+# EvalResult: its result type, shared with the twin)
+NOT_KERNELS = {"get_num_threads", "set_num_threads", "show_config", "Evaluator", "EvalResult"}
 
 # shape of the first argument per case; "large" is above the kernels' serial
 # cutoff (32768 elements), so num_threads=2 really splits the work
@@ -205,6 +208,21 @@ def log_loss_case(weighted=False, **options):
     return make
 
 
+def evaluate_axis0(rng, dtype, ldt, case):
+    """Classes along axis 0, an ignored label, row weights (one 0) and a top-3."""
+    x = _logits(rng, dtype, case)
+    if x.ndim == 0:
+        return (x, np.int64(0)), {"axis": 0}
+    C = x.shape[0]
+    t = _labels(rng, x.shape[1:], C, np.int64)
+    sw = rng.uniform(0.2, 2.0, size=t.shape)
+    if t.size:
+        t.reshape(-1)[-1] = 2   # ignored below
+        sw.reshape(-1)[0] = 0.0
+    return (x, t), {"axis": 0, "ignore_index": 2, "sample_weight": sw, "topk": (1, 3),
+                    "n_bins": 4}
+
+
 # --------------------------------------------------------------------------
 # the registry: id -> (public name, maker, label dtypes worth trying)
 
@@ -230,6 +248,8 @@ ENTRY = {
     "kl_divergence": ("kl_divergence", kl_case(), ()),
     "log_loss": ("log_loss", log_loss_case(), LABEL_DTYPES),
     "log_loss-weighted-sum": ("log_loss", log_loss_case(weighted=True, normalize=False), ()),
+    "evaluate": ("evaluate", xent_index(), LABEL_DTYPES),
+    "evaluate-axis0-ignore-weighted": ("evaluate", evaluate_axis0, ()),
 }
 
 # Known bugs of the public functions (not of the twins): (entry, dtype, case) -> reason.
@@ -291,8 +311,32 @@ def _call(fn, args, kwargs):
                                 if issubclass(w.category, UserWarning)})
 
 
+def _eval_scalars(result):
+    """The numbers of an EvalResult's to_dict(), nested dicts flattened."""
+    out = {}
+    for key, value in result.to_dict().items():
+        if isinstance(value, dict):
+            out.update({f"{key}.{k}": v for k, v in _eval_scalars_of(value).items()})
+        elif isinstance(value, (int, float)):
+            out[key] = value
+    return out
+
+
+def _eval_scalars_of(d):
+    return {str(k): v for k, v in d.items() if isinstance(v, (int, float))}
+
+
 def assert_same_result(got, want, rtol, what):
-    """Same kind (scalar / array, tuple for (loss, grad)), dtype, shape and values."""
+    """Same kind (scalar / array, tuple for (loss, grad)), dtype, shape and
+    values; of an EvalResult, the same numbers (within rtol absolute for
+    metrics that are differences, such as the calibration errors)."""
+    if isinstance(want, fastxent.EvalResult):
+        assert type(got) is type(want), (what, type(got))
+        g, w = _eval_scalars(got), _eval_scalars(want)
+        assert g.keys() == w.keys(), (what, g.keys() ^ w.keys())
+        for key in w:
+            assert_close(g[key], w[key], rtol, scalar_atol=rtol)
+        return
     if isinstance(want, tuple):
         assert isinstance(got, tuple) and len(got) == len(want), (what, type(got))
         for i, (g, w) in enumerate(zip(got, want)):
@@ -433,6 +477,18 @@ BAD_INPUTS = {
     "entropy": [((-P,), {}), ((P,), {"base": 1}), ((P,), {"base": -2.0}), ((P,), {"axis": 3})],
     "kl_divergence": [((P, -P), {}), ((-P, P), {}), ((P, np.ones(4)), {}),
                       ((P, P), {"base": "e"})],
+    "evaluate": [
+        ((X, np.array([0, 1, 3, 0])), {}),                    # label out of range
+        ((X, T[:3]), {}),                                      # labels shape
+        ((X, T.astype(float)), {}),                            # not class indices
+        ((X, T), {"topk": (0,)}),
+        ((X, T), {"n_bins": 0}),
+        ((X, T), {"ties": "middle"}),
+        ((X, T), {"sample_weight": -np.ones(4)}),
+        ((X, T), {"nonfinite": "ignore"}),
+        ((np.full((4, 3), np.nan), T), {"nonfinite": "raise"}),
+        ((np.float64(1.0), np.int64(0)), {}),
+    ],
     "log_loss": [
         ((np.zeros(4, int), P[:, :2]), {}),                    # one class
         ((T[:3], P), {}),                                      # length mismatch

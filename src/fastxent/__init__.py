@@ -9,6 +9,8 @@ __version__ = "0.1.0"
 
 from ._bce import binary_cross_entropy, binary_cross_entropy_with_logits
 from ._config import show_config
+from ._eval_result import EvalResult
+from ._evaluate import Evaluator, evaluate
 from ._info import entropy, kl_divergence
 from ._logloss import log_loss
 from ._softmax import log_softmax, logsumexp, softmax
@@ -21,6 +23,9 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "cross_entropy",
     "entropy",
+    "evaluate",
+    "EvalResult",
+    "Evaluator",
     "kl_divergence",
     "log_loss",
     "log_softmax",

@@ -1,8 +1,10 @@
-from typing import Any, Literal, Optional, Tuple, Union, overload
+from typing import Any, Dict, Literal, Mapping, Optional, Sequence, Tuple, Union, overload
 
 import numpy as np
 from _typeshed import SupportsWrite
 from numpy.typing import ArrayLike, NDArray
+
+from ._eval_result import EvalResult as EvalResult
 
 __version__: str
 
@@ -200,6 +202,59 @@ def log_loss(
     labels: Optional[ArrayLike] = ...,
     num_threads: Optional[int] = ...,
 ) -> np.floating[Any]: ...
+_Ties = Literal["first", "last"]
+_Nonfinite = Literal["propagate", "skip", "raise"]
+
+def evaluate(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis: int = ...,
+    ignore_index: int = ...,
+    topk: Union[int, Sequence[int]] = ...,
+    n_bins: int = ...,
+    ties: _Ties = ...,
+    sample_weight: Optional[ArrayLike] = ...,
+    segment_ids: Optional[ArrayLike] = ...,
+    per_class: bool = ...,
+    reference_logits: Optional[ArrayLike] = ...,
+    nonfinite: _Nonfinite = ...,
+    return_per_row: bool = ...,
+    num_threads: Optional[int] = ...,
+) -> EvalResult: ...
+
+class Evaluator:
+    def __init__(
+        self,
+        num_classes: int,
+        *,
+        axis: int = ...,
+        ignore_index: int = ...,
+        topk: Union[int, Sequence[int]] = ...,
+        n_bins: int = ...,
+        ties: _Ties = ...,
+        per_class: bool = ...,
+        nonfinite: _Nonfinite = ...,
+        reference: bool = ...,
+        segments: bool = ...,
+        num_threads: Optional[int] = ...,
+    ) -> None: ...
+    def update(
+        self,
+        logits: ArrayLike,
+        labels: ArrayLike,
+        *,
+        sample_weight: Optional[ArrayLike] = ...,
+        segment_ids: Optional[ArrayLike] = ...,
+        reference_logits: Optional[ArrayLike] = ...,
+    ) -> None: ...
+    def merge(self, other: Evaluator) -> None: ...
+    def result(self) -> EvalResult: ...
+    def state_dict(self) -> Dict[str, Any]: ...
+    @classmethod
+    def from_state_dict(
+        cls, state: Dict[str, Any], *, num_threads: Optional[int] = ...
+    ) -> Evaluator: ...
 def set_num_threads(n: Optional[int]) -> None: ...
 def get_num_threads() -> int: ...
 def show_config(file: Optional[SupportsWrite[str]] = ...) -> None: ...
@@ -210,6 +265,9 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "cross_entropy",
     "entropy",
+    "evaluate",
+    "EvalResult",
+    "Evaluator",
     "kl_divergence",
     "log_loss",
     "log_softmax",

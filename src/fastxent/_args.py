@@ -10,6 +10,9 @@ import operator
 
 import numpy as np
 
+from ._arrays import I64_MAX, INT64, labels_as_int64
+from ._outputs import BAD_LABEL, raise_status
+
 try:  # NumPy >= 1.25
     from numpy.exceptions import AxisError
 except ImportError:  # pragma: no cover - older NumPy
@@ -49,3 +52,17 @@ def check_int(value, name: str) -> int:
         return operator.index(value)
     except TypeError:
         raise ValueError(f"{name}: expected an integer, got {value!r}") from None
+
+
+def kernel_labels(t: np.ndarray, C: int, ignore, ignore_index, name: str = "target"):
+    """(contiguous int64 labels, ignore_index as the kernel compares it): an
+    ignore_index outside int64 cannot equal any label, so any stand-in
+    outside [0, C) works as long as no label takes its value."""
+    labels = t if (t.dtype == INT64 and t.flags.c_contiguous) else labels_as_int64(t, name)
+    if ignore > I64_MAX or ignore < -I64_MAX - 1:
+        ignore = -I64_MAX - 1
+        hit = np.flatnonzero(labels.reshape(-1) == ignore)
+        if hit.size:
+            raise_status((BAD_LABEL, 0, int(hit[0])), ((name, t),), C=C,
+                         ignore_index=ignore_index)
+    return labels, ignore

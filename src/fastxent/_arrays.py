@@ -153,13 +153,13 @@ def merged_broadcast(a, name: str, shape, dtype):
     return Broadcast(b, (rows[1] // isz, col, 0))
 
 
-def labels_as_int64(t: np.ndarray) -> np.ndarray:
+def labels_as_int64(t: np.ndarray, name: str = "target") -> np.ndarray:
     """Class labels as a contiguous int64 array (a copy unless already so).
 
     A uint64 label above the int64 range raises IndexError here."""
     if t.dtype.kind == "u" and t.dtype.itemsize == 8 and t.size and t.max() > I64_MAX:
         flat = int(np.argmax(t.reshape(-1) > I64_MAX))
         raise IndexError(
-            f"target: class index {t.reshape(-1)[flat]} at position "
+            f"{name}: class index {t.reshape(-1)[flat]} at position "
             f"{tuple(int(i) for i in np.unravel_index(flat, t.shape))} is out of range")
     return np.ascontiguousarray(t, dtype=INT64)

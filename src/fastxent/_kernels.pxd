@@ -8,7 +8,7 @@ cdef extern from "fx_api.h" nogil:
         int64_t s_outer, s_class, s_inner
 
     enum:
-        FX_OK, FX_NO_MEMORY, FX_BAD_LABEL, FX_OUT_OF_RANGE, FX_NEGATIVE
+        FX_OK, FX_NO_MEMORY, FX_BAD_LABEL, FX_OUT_OF_RANGE, FX_NEGATIVE, FX_NONFINITE
 
     ctypedef struct fx_status:
         int code
@@ -63,12 +63,33 @@ cdef extern from "fx_api.h" nogil:
     ctypedef struct fx_logloss_stats:
         double loss, lo, hi, not_close
 
+    ctypedef struct fx_eval_problem:
+        int64_t outer, C, inner
+        fx_view x, xr
+        const int64_t *labels
+        int64_t ignore_index
+        const double *sample_weight
+        int ties_last, nonfinite, n_topk, n_bins
+        const int64_t *topk
+        int64_t *acc
+        double *row_nll
+        double *row_max_prob
+        double *row_entropy
+        double *row_kl
+        int64_t *row_rank
+        int64_t *row_argmax
+        signed char *row_status
+
+    ctypedef struct fx_eval_counts:
+        double ignored, nonfinite, kl_max
+
     fx_status fx_xent(const fx_xent_problem *p, int dtype, int nthreads, fx_xent_sums *sums)
     fx_status fx_softmax(const fx_softmax_problem *p, int dtype, int nthreads)
     fx_status fx_bce(const fx_bce_problem *p, int dtype, int nthreads, double *loss_sum)
     fx_status fx_info(const fx_info_problem *p, int dtype, int nthreads)
     fx_status fx_logloss(const fx_logloss_problem *p, int dtype, int nthreads,
                          fx_logloss_stats *stats)
+    fx_status fx_eval(const fx_eval_problem *p, int dtype, int nthreads, fx_eval_counts *counts)
 
     int fx_select_isa(int requested)
     int fx_current_isa()
@@ -82,3 +103,10 @@ cdef extern from "fx_api.h" nogil:
     int fx_openmp_version()
     int64_t fx_row_chunk(int dtype)
     void fx_math_eval(int fn, int dtype, const void *inp, void *out, int64_t n)
+
+cdef extern from "fx_exact.h" nogil:
+    int FX_EXACT_WORDS
+    void fx_exact_normalize(int64_t *acc)
+    void fx_exact_merge(int64_t *dst, const int64_t *src)
+    double fx_exact_round(const int64_t *acc)
+    void fx_exact_add_array(int64_t *acc, const double *v, int64_t n)

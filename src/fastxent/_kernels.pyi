@@ -100,3 +100,32 @@ def logloss(
     atol: float,
     nthreads: int,
 ) -> Tuple[_Status, float, float, float, float]: ...
+def exact_add(acc: _Array, values: _Array) -> None: ...
+def exact_words() -> int: ...
+def exact_round(acc: _Array) -> _Array: ...
+def exact_merge(dst: _Array, src: _Array) -> None: ...
+def exact_normalize(acc: _Array) -> None: ...
+def exact_round_window(chunks: _Array, lo: int, special: Optional[_Array]) -> _Array: ...
+def eval_rows(
+    x: _Array,
+    shape: _Triple,
+    xs: _Triple,
+    xr: Optional[_Array],
+    rs: _Triple,
+    labels: _Array,
+    ignore_index: int,
+    sample_weight: Optional[_Array],
+    ties_last: bool,
+    nonfinite: int,
+    topk: _Array,
+    n_bins: int,
+    acc: _Array,
+    row_nll: Optional[_Array],
+    row_max_prob: Optional[_Array],
+    row_entropy: Optional[_Array],
+    row_kl: Optional[_Array],
+    row_rank: Optional[_Array],
+    row_argmax: Optional[_Array],
+    row_status: Optional[_Array],
+    nthreads: int,
+) -> Tuple[_Status, int, int, float]: ...

@@ -250,3 +250,117 @@ def logloss(cnp.ndarray prob, int64_t n, int64_t K, triple ps, cnp.ndarray col, 
     with nogil:
         st = fx_logloss(&p, dt, nthreads, &r)
     return _status(st), r.loss, r.lo, r.hi, r.not_close
+
+
+# ---------------------------------------------------------------- evaluation
+def exact_add(cnp.ndarray acc, cnp.ndarray values):
+    """Adds the contiguous float64 `values` to the accumulator `acc`
+    (FX_EXACT_WORDS int64)."""
+    cdef int64_t *a = <int64_t *>cnp.PyArray_DATA(acc)
+    cdef const double *v = <const double *>cnp.PyArray_DATA(values)
+    cdef int64_t n = cnp.PyArray_SIZE(values)
+    with nogil:
+        fx_exact_add_array(a, v, n)
+
+
+def exact_words():
+    """int64 words of one accumulator."""
+    return FX_EXACT_WORDS
+
+
+def exact_round(cnp.ndarray acc):
+    """The rounded sums of the C-contiguous (k, FX_EXACT_WORDS) accumulators."""
+    cdef int64_t k = cnp.PyArray_DIM(acc, 0), i
+    cdef const int64_t *a = <const int64_t *>cnp.PyArray_DATA(acc)
+    out = cnp.PyArray_EMPTY(1, [k], cnp.NPY_FLOAT64, 0)
+    cdef double *o = <double *>cnp.PyArray_DATA(out)
+    for i in range(k):
+        o[i] = fx_exact_round(a + i * FX_EXACT_WORDS)
+    return out
+
+
+def exact_merge(cnp.ndarray dst, cnp.ndarray src):
+    """dst += src, both C-contiguous (k, FX_EXACT_WORDS) accumulators."""
+    cdef int64_t k = cnp.PyArray_DIM(dst, 0), i
+    cdef int64_t *d = <int64_t *>cnp.PyArray_DATA(dst)
+    cdef const int64_t *s = <const int64_t *>cnp.PyArray_DATA(src)
+    for i in range(k):
+        fx_exact_merge(d + i * FX_EXACT_WORDS, s + i * FX_EXACT_WORDS)
+
+
+def exact_normalize(cnp.ndarray acc):
+    """Propagates the carries of the (k, FX_EXACT_WORDS) accumulators."""
+    cdef int64_t k = cnp.PyArray_DIM(acc, 0), i
+    cdef int64_t *a = <int64_t *>cnp.PyArray_DATA(acc)
+    for i in range(k):
+        fx_exact_normalize(a + i * FX_EXACT_WORDS)
+
+
+def eval_rows(cnp.ndarray x, triple shape, triple xs, object xr, triple rs,
+              cnp.ndarray labels, int64_t ignore_index, object sample_weight,
+              bint ties_last, int nonfinite, cnp.ndarray topk, int n_bins,
+              cnp.ndarray acc, object row_nll, object row_max_prob,
+              object row_entropy, object row_kl, object row_rank,
+              object row_argmax, object row_status, int nthreads):
+    """fx_eval: adds the rows to `acc` and writes the per-row outputs given.
+    Returns (status, ignored rows, non-finite rows, max row KL)."""
+    cdef fx_eval_problem p
+    cdef fx_eval_counts r
+    cdef fx_status st
+    cdef int dt = _dtype_code(x)
+    p.outer, p.C, p.inner = shape
+    p.x = _view(x, xs)
+    p.xr = _view(xr, rs)
+    p.labels = <const int64_t *>cnp.PyArray_DATA(labels)
+    p.ignore_index = ignore_index
+    p.sample_weight = <const double *>_ptr(sample_weight)
+    p.ties_last = ties_last
+    p.nonfinite = nonfinite
+    p.n_topk = <int>cnp.PyArray_SIZE(topk)
+    p.n_bins = n_bins
+    p.topk = <const int64_t *>cnp.PyArray_DATA(topk)
+    p.acc = <int64_t *>cnp.PyArray_DATA(acc)
+    p.row_nll = <double *>_ptr(row_nll)
+    p.row_max_prob = <double *>_ptr(row_max_prob)
+    p.row_entropy = <double *>_ptr(row_entropy)
+    p.row_kl = <double *>_ptr(row_kl)
+    p.row_rank = <int64_t *>_ptr(row_rank)
+    p.row_argmax = <int64_t *>_ptr(row_argmax)
+    p.row_status = <signed char *>_ptr(row_status)
+    with nogil:
+        st = fx_eval(&p, dt, nthreads, &r)
+    return _status(st), <int64_t>r.ignored, <int64_t>r.nonfinite, r.kl_max
+
+
+def exact_round_window(cnp.ndarray chunks, int64_t lo, object special):
+    """The rounded sums of n accumulators given as a (n, width) window of
+    chunks starting at chunk lo (lo + width <= FX_EXACT_CHUNKS) and their
+    (n, 3) +inf/-inf/NaN counts (None: all 0)."""
+    cdef int64_t n = cnp.PyArray_DIM(chunks, 0), width = cnp.PyArray_DIM(chunks, 1), i, j
+    cdef const int64_t *c = <const int64_t *>cnp.PyArray_DATA(chunks)
+    cdef const int64_t *s = <const int64_t *>_ptr(special)
+    cdef int64_t nospecial[3]
+    nospecial[0] = nospecial[1] = nospecial[2] = 0
+    cdef int64_t acc[72]
+    out = cnp.PyArray_EMPTY(1, [n], cnp.NPY_FLOAT64, 0)
+    cdef double *o = <double *>cnp.PyArray_DATA(out)
+    cdef bint empty
+    cdef const int64_t *si
+    for i in range(n):
+        si = s + 3 * i if s != NULL else nospecial
+        empty = si[0] == 0 and si[1] == 0 and si[2] == 0
+        for j in range(width):
+            if c[i * width + j] != 0:
+                empty = False
+                break
+        if empty:   # most items of a large per-class sum are never touched
+            o[i] = 0.0
+            continue
+        memset(acc, 0, sizeof(acc))
+        for j in range(width):
+            acc[lo + j] = c[i * width + j]
+        acc[69] = si[0]
+        acc[70] = si[1]
+        acc[71] = si[2]
+        o[i] = fx_exact_round(acc)
+    return out

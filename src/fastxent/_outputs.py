@@ -11,7 +11,7 @@ import numpy as np
 from ._arrays import as_outer_class_inner
 
 # enum fx_code (csrc/fx_api.h)
-OK, NO_MEMORY, BAD_LABEL, OUT_OF_RANGE, NEGATIVE = 0, 1, 2, 3, 4
+OK, NO_MEMORY, BAD_LABEL, OUT_OF_RANGE, NEGATIVE, NONFINITE = 0, 1, 2, 3, 4, 5
 
 
 def check_out(out, shape, dtype, inputs=(), name="grad_out", aligned=True) -> np.ndarray:
@@ -98,6 +98,11 @@ def raise_status(status, inputs, *, axis=None, C=None, ignore_index=None) -> Non
             f"{_position(index, a.shape)}")
     if code == NEGATIVE:
         _raise_negative(inputs, axis, index)
+    if code == NONFINITE:
+        name, a = inputs[arg]
+        raise ValueError(
+            f"{name}: row {_position(index, a.shape[:axis] + a.shape[axis + 1:])} has NaN or "
+            f"+inf logits (or every logit is -inf) and nonfinite='raise'")
     raise AssertionError(f"fastxent: unknown kernel status {status}")  # pragma: no cover
 
 

@@ -6,10 +6,10 @@ import math
 import numpy as np
 
 from . import _kernels
-from ._args import REDUCTIONS, check_fraction, check_int, check_reduction, normalize_axis
-from ._arrays import (F32, F64, I64_MAX, INT64, NO_STRIDES, as_float_array, labels_as_int64,
-                      layout_of)
-from ._outputs import BAD_LABEL, check_out, deliver, finish, raise_status, strided_buffer
+from ._args import (REDUCTIONS, check_fraction, check_int, check_reduction, kernel_labels,
+                    normalize_axis)
+from ._arrays import F32, F64, INT64, NO_STRIDES, as_float_array, layout_of
+from ._outputs import check_out, deliver, finish, raise_status, strided_buffer
 from ._threads import resolve as _resolve_threads
 
 _prod = math.prod
@@ -126,7 +126,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
         if ignore == -100 and t.dtype is INT64 and t.flags.c_contiguous:
             labels = t   # the common case, without a call
         else:
-            labels, ignore = _labels(t, C, ignore, ignore_index)
+            labels, ignore = kernel_labels(t, C, ignore, ignore_index)
     loss_out = np.empty(shape[:ax] + shape[ax + 1:], dtype=dt) if red == "none" else None
     grad, gs = None, NO_STRIDES
     if want_grad:
@@ -211,17 +211,3 @@ def _weight(weight, C, dt):
     if w.shape != (C,):
         raise ValueError(f"weight: expected shape ({C},) (one per class), got {w.shape}")
     return w
-
-
-def _labels(t, C, ignore, ignore_index):
-    """(contiguous int64 labels, ignore_index as the kernel compares it)."""
-    labels = t if (t.dtype == INT64 and t.flags.c_contiguous) else labels_as_int64(t)
-    if ignore != -100 and (ignore > I64_MAX or ignore < -I64_MAX - 1):
-        # cannot equal any int64 label; any stand-in outside [0, C) works
-        # as long as no label takes its value
-        ignore = -I64_MAX - 1
-        hit = np.flatnonzero(labels.reshape(-1) == ignore)
-        if hit.size:
-            raise_status((BAD_LABEL, 0, int(hit[0])), (("target", t),), C=C,
-                         ignore_index=ignore_index)
-    return labels, ignore

@@ -342,6 +342,73 @@ def log_loss_case(n: int, c: int) -> Case:
                 {"log": n}, n * c * 8 + n * 8)
 
 
+def _eval_numbers(r) -> Tuple[float, ...]:
+    """The numbers every evaluate implementation is checked on."""
+    return (r.nll_mean, r.topk_accuracy[1], r.topk_accuracy[5], r.entropy_mean, r.ece)
+
+
+def _torch_eval(torch, T, n_bins: int = 15) -> Callable[[], Any]:
+    """The same numbers with torch ops: cross_entropy + topk + softmax + bins."""
+    F = torch.nn.functional
+
+    def call():
+        x, y = T["x"], T["t"]
+        nll = F.cross_entropy(x, y)
+        top = torch.topk(x, 5, dim=1).indices
+        hit = top == y[:, None]
+        p = torch.softmax(x, dim=1)
+        ent = -(p * torch.log(p)).sum(1).mean()
+        conf = p.max(1).values
+        correct = hit[:, 0].to(p.dtype)
+        b = torch.clamp((conf * n_bins).long(), max=n_bins - 1)
+        cnt = torch.bincount(b, minlength=n_bins).to(p.dtype)
+        gap = (torch.bincount(b, correct, n_bins) - torch.bincount(b, conf, n_bins)).abs()
+        return (nll, hit[:, 0].to(p.dtype).mean(), hit.any(1).to(p.dtype).mean(), ent,
+                gap.sum() / cnt.sum())
+    return call
+
+
+def evaluate_case(n: int, c: int, *, quick=False, per_class=False, reference_logits=False,
+                  update=False) -> Case:
+    """evaluate(topk=(1, 5), n_bins=15); `update`: Evaluator.update alone."""
+    kw: Dict[str, Any] = {"per_class": True} if per_class else {}
+    tag = "evaluate" + ("-per_class" if per_class else "") + ("-ref" if reference_logits else "")
+
+    def make(D):
+        d = {"x": logits(D, (n, c)), "t": labels(D, n, c)}
+        if reference_logits:
+            d["r"] = D.get(f"ref-logits{(n, c)}", lambda rng: d["x"] + rng.standard_normal(
+                (n, c), dtype=np.float32) * np.float32(0.1))
+        return d
+
+    keys = ("x", "t")
+    if update:
+        def build(d, threads):
+            ev = fastxent.Evaluator(c, num_threads=threads)
+            return lambda: ev.update(d["x"], d["t"])
+        impls: Tuple[Impl, ...] = (Impl("fastxent", True, build, "Evaluator.update(x, t)"),)
+        return Case(f"evaluator-update-f32-{n}x{c}", "Evaluator", (n, c), "float32", make,
+                    impls, {"exp": n * c}, n * c * 4 + n * 8, quick, "Evaluator.update")
+
+    def fx_build(d, threads):
+        ref = {"reference_logits": d["r"]} if reference_logits else {}
+        return lambda: _eval_numbers(fastxent.evaluate(d["x"], d["t"], num_threads=threads,
+                                                       **kw, **ref))
+
+    def ref_build(d, threads):
+        ref = {"reference_logits": d["r"]} if reference_logits else {}
+        return lambda: _eval_numbers(reference.evaluate(d["x"], d["t"], **kw, **ref))
+
+    impls = (Impl("fastxent", True, fx_build, f"fastxent.evaluate({_signature(keys, kw)})"),
+             Impl("reference", False, ref_build, "fastxent.reference.evaluate(x, t)"),
+             torch_impl("cross_entropy + topk + softmax + bincount (torch)", _torch_eval))
+    nbytes = n * c * 4 * (2 if reference_logits else 1) + n * 8
+    return Case(f"{tag}-f32-{n}x{c}", "evaluate", (n, c), "float32", make, impls,
+                {"exp": n * c * (2 if reference_logits else 1)}, nbytes, quick,
+                ", ".join(filter(None, ["topk=(1, 5), n_bins=15", "per_class=True" if per_class
+                                        else "", "reference_logits" if reference_logits else ""])))
+
+
 # --------------------------------------------------------------------------
 # the registry
 
@@ -361,6 +428,7 @@ CASE_MAKERS: Mapping[str, Callable[..., Case]] = {
     "binary_cross_entropy_with_logits": bce_logits_case,
     "binary_cross_entropy": bce_probs_case,
     "log_loss": log_loss_case,
+    "evaluate": evaluate_case,
 }
 """fastxent function name -> ``maker(n, c, **options)`` of its cases."""
 
@@ -396,6 +464,13 @@ def standard_cases() -> List[Case]:
         bce_logits_case(10000, 1000, quick=True),
         bce_probs_case(10000, 1000),
         log_loss_case(100000, 10),
+        evaluate_case(8192, 1000, quick=True),
+        evaluate_case(8192, 1000, per_class=True),
+        evaluate_case(8192, 1000, reference_logits=True),
+        evaluate_case(256, 128000),
+        evaluate_case(256, 128000, per_class=True),
+        evaluate_case(256, 128000, reference_logits=True),
+        evaluate_case(64, 10, update=True, quick=True),
     ]
 
 

@@ -2,7 +2,7 @@
 
 The test oracle and the benchmark baseline of the C kernels: one module per
 public family (:mod:`.xent`, :mod:`.softmax`, :mod:`.bce`, :mod:`.info`,
-:mod:`.logloss`), each function with exactly the public signature
+:mod:`.logloss`, :mod:`.evaluate`), each function with exactly the public signature
 (``inspect.signature`` equal; a test checks it). The twins favour clarity
 and exactness over speed: vectorised NumPy, N x C temporaries allowed, all
 arithmetic in float64, nothing shared with the compiled kernels.
@@ -32,9 +32,11 @@ Conventions shared by every function
   the same form: ``"name: expected ..., got ..."``.
 
 This package must stay importable on its own: it imports nothing but NumPy
-(and its own modules, relatively).
+(and its own modules, relatively), except :mod:`.evaluate`, which returns
+the public result type fastxent.EvalResult.
 """
 from .bce import binary_cross_entropy, binary_cross_entropy_with_logits
+from .evaluate import evaluate
 from .info import entropy, kl_divergence
 from .logloss import log_loss
 from .softmax import log_softmax, logsumexp, softmax
@@ -50,4 +52,5 @@ __all__ = [
     "entropy",
     "kl_divergence",
     "log_loss",
+    "evaluate",
 ]

@@ -1,0 +1,116 @@
+/* fx_eval.h - what the evaluation row kernel (fx_eval_tmpl.h, compiled per
+ * ISA) shares with its driver (fx_eval.c): the block context, one row's
+ * metrics, and how a row is added to the exact sums. Private to csrc/. */
+#ifndef FX_EVAL_H
+#define FX_EVAL_H
+
+#include <math.h>
+#include "fx_api.h"
+#include "fx_exact.h"
+
+/* Block geometry and the accumulators of each block (set by fx_eval). */
+typedef struct {
+    const fx_eval_problem *p;
+    int64_t nacc;
+    int64_t *scratch;   /* nblocks x nacc accumulators, or NULL: add to p->acc */
+} fx_eval_ctx;
+
+typedef struct {
+    double nll, max_prob, entropy, brier, p_t, kl, delta_p;
+    int64_t rank, argmax;
+    int same_top;
+} fx_eval_row;
+
+/* What a block reports besides its sums (fx_run_blocks' outputs). */
+typedef struct {
+    double ignored, nonfinite, kl_max, first_nonfinite;
+} fx_eval_tally;
+
+static inline int64_t *fx_eval_block_acc(const fx_eval_ctx *ctx, int64_t b)
+{
+    return ctx->scratch == NULL ? ctx->p->acc
+                                : ctx->scratch + b * ctx->nacc * FX_EXACT_WORDS;
+}
+
+static inline void fx_eval_tally_init(fx_eval_tally *t)
+{
+    t->ignored = 0.0;
+    t->nonfinite = 0.0;
+    t->kl_max = -INFINITY;
+    t->first_nonfinite = INFINITY;
+}
+
+static inline void fx_eval_tally_out(const fx_eval_tally *t, double *out)
+{
+    out[0] = t->ignored;
+    out[1] = t->nonfinite;
+    out[2] = t->kl_max;
+    out[3] = t->first_nonfinite;
+}
+
+#define FX_EV_ADD(k, v) fx_exact_add(acc + (int64_t)(k) * FX_EXACT_WORDS, (v))
+
+/* A row of the given status (row is NULL unless counted): per-row outputs,
+ * tally, and its weighted terms added to the sums. A non-finite row under
+ * "propagate" adds NaN to every sum it enters but the count (and the last
+ * bin's count); a row of weight 0 adds nothing. */
+static inline void fx_eval_emit(const fx_eval_ctx *ctx, fx_eval_tally *t, int64_t *acc,
+                                int64_t r, int status, const fx_eval_row *row, double w)
+{
+    const fx_eval_problem *p = ctx->p;
+    const int has_ref = p->xr.data != NULL;
+    if (p->row_status) p->row_status[r] = (int8_t)status;
+    if (p->row_nll) p->row_nll[r] = row ? row->nll : NAN;
+    if (p->row_max_prob) p->row_max_prob[r] = row ? row->max_prob : NAN;
+    if (p->row_entropy) p->row_entropy[r] = row ? row->entropy : NAN;
+    if (p->row_kl) p->row_kl[r] = row ? row->kl : NAN;
+    if (p->row_rank) p->row_rank[r] = row ? row->rank : -1;
+    if (p->row_argmax) p->row_argmax[r] = row ? row->argmax : -1;
+    if (status == FX_ROW_IGNORED) {
+        t->ignored += 1.0;
+        return;
+    }
+    if (status == FX_ROW_NONFINITE) {
+        t->nonfinite += 1.0;
+        if ((double)r < t->first_nonfinite) t->first_nonfinite = (double)r;
+        if (p->nonfinite != FX_NF_PROPAGATE) return;
+    }
+    if (w == 0.0) return;
+    const int nb = p->n_bins;
+    const int64_t bins = FX_EV_TOPK + p->n_topk;
+    FX_EV_ADD(FX_EV_COUNT, w);
+    if (row == NULL) {
+        const double nan = NAN;
+        for (int k = FX_EV_NLL; k < FX_EV_KL; k++) FX_EV_ADD(k, nan);
+        for (int k = 0; k < p->n_topk; k++) FX_EV_ADD(FX_EV_TOPK + k, nan);
+        FX_EV_ADD(bins + nb - 1, w);
+        FX_EV_ADD(bins + 2 * nb - 1, nan);
+        FX_EV_ADD(bins + 3 * nb - 1, nan);
+        if (has_ref) {
+            for (int k = FX_EV_KL; k <= FX_EV_DELTA_P; k++) FX_EV_ADD(k, nan);
+            t->kl_max = NAN;
+        }
+        return;
+    }
+    const double wn = w * row->nll;
+    FX_EV_ADD(FX_EV_NLL, wn);
+    FX_EV_ADD(FX_EV_NLL2, wn * row->nll);
+    FX_EV_ADD(FX_EV_ENTROPY, w * row->entropy);
+    FX_EV_ADD(FX_EV_BRIER, w * row->brier);
+    FX_EV_ADD(FX_EV_MRR, w / (double)(row->rank + 1));
+    for (int k = 0; k < p->n_topk; k++)
+        if (row->rank < p->topk[k]) FX_EV_ADD(FX_EV_TOPK + k, w);
+    double fb = floor(row->max_prob * nb);
+    const int b = fb < (double)(nb - 1) ? (int)fb : nb - 1;
+    FX_EV_ADD(bins + b, w);
+    FX_EV_ADD(bins + nb + b, w * row->max_prob);
+    if (row->rank == 0) FX_EV_ADD(bins + 2 * nb + b, w);
+    if (has_ref) {
+        FX_EV_ADD(FX_EV_KL, w * row->kl);
+        if (row->same_top) FX_EV_ADD(FX_EV_SAME_TOP, w);
+        FX_EV_ADD(FX_EV_DELTA_P, w * row->delta_p);
+        if (!(row->kl <= t->kl_max)) t->kl_max = row->kl;   /* NaN wins */
+    }
+}
+
+#endif

@@ -1,0 +1,195 @@
+"""The Python side of the exact superaccumulator (csrc/fx_exact.h).
+
+An accumulator is a row of ``WORDS`` int64: 68 chunks of 32 bits holding
+the sum as an integer multiple of 2**-1074, then the count of additions
+since the carries were last propagated, then the +inf, -inf and NaN counts.
+Sums are exact, so adding in any order or grouping gives the same bits
+once rounded (by :func:`round_sums`, to nearest even, once).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from . import _kernels
+
+WORDS = _kernels.exact_words()
+
+
+def zeros(k: int) -> np.ndarray:
+    """k empty accumulators, shape (k, WORDS)."""
+    return np.zeros((k, WORDS), dtype=np.int64)
+
+
+def add(acc: np.ndarray, values) -> None:
+    """Adds every value of `values` (as float64) to the one accumulator `acc`."""
+    v = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
+    _kernels.exact_add(acc, v)
+
+
+def merge(dst: np.ndarray, src: np.ndarray) -> None:
+    """dst += src, accumulator by accumulator (both of shape (k, WORDS))."""
+    if dst.shape != src.shape:
+        raise ValueError(f"exact sums of shapes {dst.shape} and {src.shape} cannot be merged")
+    _kernels.exact_merge(dst, np.ascontiguousarray(src))
+
+
+def round_sums(acc: np.ndarray) -> np.ndarray:
+    """The correctly rounded float64 sum of each accumulator."""
+    return _kernels.exact_round(np.ascontiguousarray(acc))
+
+
+def fsum(values) -> float:
+    """The correctly rounded sum of `values` (math.fsum without its
+    intermediate overflow: 1e308 + 1e308 - 1e308 is 1e308)."""
+    acc = zeros(1)
+    add(acc[0], values)
+    return float(round_sums(acc)[0])
+
+
+def is_valid(acc: np.ndarray) -> bool:
+    """Whether `acc` can be an accumulator: int64 (k, WORDS), non-negative
+    counts (used to check a state_dict)."""
+    return (isinstance(acc, np.ndarray) and acc.dtype == np.int64 and acc.ndim == 2
+            and acc.shape[1] == WORDS and bool(np.all(acc[:, 68:] >= 0))
+            and bool(np.all(acc[:, 68] < 1 << 28)))
+
+
+_MASK32 = np.uint64(0xFFFFFFFF)
+_NCHUNKS = 68
+
+
+class WindowSums:
+    """Exact sums of many items (classes, segments) in little memory.
+
+    Every item's sum is an accumulator restricted to the chunks actually
+    used by any value added so far (a window [lo, lo + width) shared by
+    the items, grown when a value needs it), plus its +inf/-inf/NaN counts
+    (allocated at the first of them): an item costs 8 * width bytes in
+    memory. Values between 2**-20 and 2**20 use a window of 4 chunks, the
+    widest (2**-1074 to 2**1024) 68. The state lists the nonzero items only.
+    """
+
+    def __init__(self, n: int = 0):
+        self.lo = 0
+        self.chunks = np.zeros((n, 0), dtype=np.int64)
+        self.special: Optional[np.ndarray] = None
+
+    @property
+    def n(self) -> int:
+        return self.chunks.shape[0]
+
+    def resize(self, n: int) -> None:
+        """Grows to n items (new ones are 0)."""
+        extra = n - self.n
+        if extra > 0:
+            self.chunks = np.concatenate(
+                [self.chunks, np.zeros((extra, self.chunks.shape[1]), np.int64)])
+            if self.special is not None:
+                self.special = np.concatenate([self.special, np.zeros((extra, 3), np.int64)])
+
+    def _widen(self, lo: int, hi: int) -> None:
+        """Makes the window cover chunks [lo, hi) (hi exclusive)."""
+        width = self.chunks.shape[1]
+        if width == 0:
+            self.lo = lo
+            self.chunks = np.zeros((self.n, hi - lo), np.int64)
+            return
+        new_lo, new_hi = min(lo, self.lo), max(hi, self.lo + width)
+        if new_lo == self.lo and new_hi == self.lo + width:
+            return
+        out = np.zeros((self.n, new_hi - new_lo), np.int64)
+        out[:, self.lo - new_lo:self.lo - new_lo + width] = self.chunks
+        self.lo, self.chunks = new_lo, out
+
+    def add(self, index: np.ndarray, values: np.ndarray) -> None:
+        """Adds values[j] to item index[j], exactly."""
+        v = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
+        index = np.asarray(index, dtype=np.intp).reshape(-1)
+        bits = v.view(np.uint64)
+        e = ((bits >> np.uint64(52)) & np.uint64(0x7FF)).astype(np.int64)
+        neg = (bits >> np.uint64(63)).astype(bool)
+        special = e == 0x7FF
+        if special.any():
+            nan = special & ((bits & np.uint64((1 << 52) - 1)) != 0)
+            col = np.where(nan, 2, np.where(neg, 1, 0))
+            if self.special is None:
+                self.special = np.zeros((self.n, 3), np.int64)
+            np.add.at(self.special, (index[special], col[special]), 1)
+            keep = ~special
+            index, bits, e, neg = index[keep], bits[keep], e[keep], neg[keep]
+        nz = (bits & np.uint64((1 << 63) - 1)) != 0
+        if not nz.all():
+            index, bits, e, neg = index[nz], bits[nz], e[nz], neg[nz]
+        if index.size == 0:
+            return
+        m = (bits & np.uint64((1 << 52) - 1)) | np.where(e > 0, np.uint64(1 << 52), np.uint64(0))
+        off = np.maximum(e - 1, 0)
+        ci = off >> 5
+        sh = (off & 31).astype(np.uint64)
+        p0 = ((m << sh) & _MASK32).astype(np.int64)
+        p1 = ((m >> (np.uint64(32) - sh)) & _MASK32).astype(np.int64)
+        p2 = ((m >> np.uint64(32)) >> (np.uint64(32) - sh)).astype(np.int64)
+        # one chunk of headroom above the highest piece, for the carries
+        self._widen(int(ci.min()), int(ci.max()) + 4)
+        sign = np.where(neg, -1, 1)
+        base = ci - self.lo
+        for k, piece in enumerate((p0, p1, p2)):
+            np.add.at(self.chunks, (index, base + k), sign * piece)
+        self.normalize(np.unique(index))
+
+    def normalize(self, rows=None) -> None:
+        """Carries propagated upwards (every chunk but the top in [0, 2**32)),
+        in the given rows (default all)."""
+        c = self.chunks if rows is None else self.chunks[rows]
+        for j in range(c.shape[1] - 1):
+            carry = c[:, j] >> 32
+            c[:, j] -= carry << 32
+            c[:, j + 1] += carry
+        if rows is not None:
+            self.chunks[rows] = c
+
+    def merge(self, other: "WindowSums", index=None) -> None:
+        """Adds other's item j to item index[j] (default: j)."""
+        if index is None:
+            index = np.arange(other.n)
+        if other.chunks.shape[1]:
+            self._widen(other.lo, other.lo + other.chunks.shape[1])
+            s = other.lo - self.lo
+            cols = np.arange(s, s + other.chunks.shape[1])
+            np.add.at(self.chunks, (index[:, None], cols[None, :]), other.chunks)
+        if other.special is not None:
+            if self.special is None:
+                self.special = np.zeros((self.n, 3), np.int64)
+            np.add.at(self.special, index, other.special)
+        self.normalize()
+
+    def round(self) -> np.ndarray:
+        """The correctly rounded sum of every item."""
+        return _kernels.exact_round_window(self.chunks, self.lo, self.special)
+
+    def state(self) -> dict:
+        """The nonzero items only: their indices, chunks and specials."""
+        rows = np.flatnonzero(self.chunks.any(axis=1))
+        st = {"n": self.n, "lo": int(self.lo), "width": self.chunks.shape[1], "rows": rows,
+              "chunks": self.chunks[rows], "special_rows": None, "special": None}
+        if self.special is not None:
+            srows = np.flatnonzero(self.special.any(axis=1))
+            st.update(special_rows=srows, special=self.special[srows])
+        return st
+
+    @classmethod
+    def from_state(cls, state) -> "WindowSums":
+        n, lo, width = (int(state[k]) for k in ("n", "lo", "width"))
+        if n < 0 or lo < 0 or width < 0 or lo + width > _NCHUNKS:
+            raise ValueError("state_dict: malformed exact sums")
+        w = cls(n)
+        w.lo = lo
+        w.chunks = np.zeros((n, width), np.int64)
+        w.chunks[np.asarray(state["rows"], dtype=np.intp)] = np.asarray(state["chunks"], np.int64)
+        if state["special"] is not None:
+            w.special = np.zeros((n, 3), np.int64)
+            w.special[np.asarray(state["special_rows"], dtype=np.intp)] = np.asarray(
+                state["special"], np.int64)
+        return w

@@ -1,0 +1,111 @@
+"""The exact superaccumulator against exact rational arithmetic."""
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from fastxent import _exact
+
+finite = st.floats(allow_nan=False, allow_infinity=False)
+
+
+def exact_sum(values) -> float:
+    """The correctly rounded sum, from Fractions (float(Fraction) rounds
+    correctly; too large gives an OverflowError, meaning an infinity)."""
+    total = sum((Fraction(float(v)) for v in values), Fraction(0))
+    try:
+        return float(total)
+    except OverflowError:
+        return math.inf if total > 0 else -math.inf
+
+
+def same(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or a == b
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(finite, max_size=40))
+def test_any_finite_values(values):
+    assert same(_exact.fsum(values), exact_sum(values))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(finite, min_size=1, max_size=30), st.randoms(use_true_random=False))
+def test_order_does_not_matter(values, rnd):
+    shuffled = list(values)
+    rnd.shuffle(shuffled)
+    a = _exact.fsum(values)
+    b = _exact.fsum(shuffled)
+    assert np.float64(a).tobytes() == np.float64(b).tobytes() or (a == 0 and b == 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(finite, max_size=30), st.integers(0, 30))
+def test_merge_of_two_parts(values, cut):
+    a, b = _exact.zeros(1), _exact.zeros(1)
+    _exact.add(a[0], values[:cut])
+    _exact.add(b[0], values[cut:])
+    _exact.merge(a, b)
+    assert same(float(_exact.round_sums(a)[0]), exact_sum(values))
+
+
+@pytest.mark.parametrize("values", [
+    [1e308, 1e308, -1e308],                       # fsum overflows in between
+    [1e308, 1.0, 5e-324, -1e308, -1.0],           # only the subnormal is left
+    [2.0 ** 1023, 2.0 ** 1023],                   # the true sum overflows
+    [-(2.0 ** 1023), -(2.0 ** 1023), 2.0 ** 970],
+    [1.0, 2.0 ** -53],                            # a tie: rounds to even (1.0)
+    [1.0, 2.0 ** -53, 2.0 ** -1074],              # just above the tie
+    [1.0 + 2.0 ** -52, 2.0 ** -53],               # tie rounds up to even
+    [5e-324, 5e-324, -5e-324],
+    [2.2250738585072014e-308, -5e-324],           # normal minus subnormal
+    [0.1] * 10,
+    [1e16, 1.0, -1e16],
+    [3.0, -3.0],
+    [],
+])
+def test_adversarial(values):
+    assert same(_exact.fsum(values), exact_sum(values))
+
+
+def test_huge_cancellation_random():
+    rng = np.random.default_rng(1)
+    big = rng.standard_normal(1000) * 10.0 ** rng.integers(-300, 300, 1000)
+    small = np.ldexp(rng.standard_normal(50), rng.integers(-1074, -1000, 50))
+    values = rng.permutation(np.concatenate([big, -big, small]))
+    assert _exact.fsum(values) == exact_sum(values)
+    assert _exact.fsum(values) == math.fsum(small)
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([math.inf, 1.0], math.inf),
+    ([-math.inf, 1e308, 1e308], -math.inf),
+    ([math.inf, -math.inf], math.nan),
+    ([math.nan, 1.0], math.nan),
+    ([math.inf, math.nan], math.nan),
+])
+def test_specials(values, expected):
+    assert same(_exact.fsum(values), expected)
+
+
+def test_many_additions_carry():
+    # past the point where the chunks must be normalised (2**28 additions
+    # would take long; many large equal values exercise the carries)
+    values = np.full(200_000, 1.7976931348623157e308 / 2 ** 20)
+    assert _exact.fsum(values) == exact_sum([values[0]]) * 200_000
+    values = np.full(100_000, -(2.0 ** 1000) - 2.0 ** 948)
+    assert _exact.fsum(values) == exact_sum(values[:1]) * 100_000
+
+
+def test_normalised_state_is_the_same_sum():
+    rng = np.random.default_rng(2)
+    v = rng.standard_normal(100) * 1e10
+    a = _exact.zeros(1)
+    _exact.add(a[0], v)
+    before = _exact.round_sums(a)
+    from fastxent import _kernels
+    _kernels.exact_normalize(a)
+    assert _exact.round_sums(a)[0] == before[0] == exact_sum(v)
+    assert np.all((a[0, :67] >= 0) & (a[0, :67] < 2 ** 32))
