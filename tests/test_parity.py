@@ -168,6 +168,32 @@ def along_axis(**options):
     return make
 
 
+def nll_case(**options):
+    def make(rng, dtype, ldt, case):
+        x = _logits(rng, dtype, case)
+        C = x.shape[-1] if x.ndim else 1
+        t = _labels(rng, x.shape[:-1], C, ldt or np.int64)
+        if t.size > 2 and t.dtype.kind == "i":
+            t.reshape(-1)[2] = -100
+        kw = dict(options)
+        if kw.pop("weighted", False):
+            kw["weight"] = rng.uniform(0.5, 2.0, size=C)
+        return (x, t), kw
+    return make
+
+
+def kl_div_case(**options):
+    def make(rng, dtype, ldt, case):
+        x = _logits(rng, dtype, case)
+        return (x, rng.uniform(size=x.shape)), dict(options)
+    return make
+
+
+def lse_weighted(rng, dtype, ldt, case):
+    x = _logits(rng, dtype, case)
+    return (x,), {"axis": 0, "b": rng.normal(size=x.shape), "return_sign": True}
+
+
 def _probs(rng, dtype, case):
     p = rng.uniform(size=SHAPES[case])
     if p.size > 3:
@@ -242,10 +268,20 @@ ENTRY = {
     "bce-grad": ("binary_cross_entropy", bce_probs(reduction="sum", return_grad=True), ()),
     "log_softmax": ("log_softmax", along_axis(), ()),
     "softmax-axis0": ("softmax", along_axis(axis=0), ()),
+    "softmax-axis-none": ("softmax", along_axis(axis=None), ()),
+    "log_softmax-axes-dtype": ("log_softmax", along_axis(axis=(1, 0), dtype=np.float64), ()),
     "logsumexp": ("logsumexp", along_axis(), ()),
+    "logsumexp-none-keepdims": ("logsumexp", along_axis(axis=None, keepdims=True), ()),
+    "logsumexp-weighted-sign": ("logsumexp", lse_weighted, ()),
     "entropy": ("entropy", entropy_case(), ()),
     "entropy-base2-axis0": ("entropy", entropy_case(axis=0, base=2), ()),
     "kl_divergence": ("kl_divergence", kl_case(), ()),
+    "entropy-normalize": ("entropy", entropy_case(normalize=True), ()),
+    "nll_loss": ("nll_loss", nll_case(), LABEL_DTYPES),
+    "nll_loss-weighted-none": ("nll_loss", nll_case(weighted=True, reduction="none"), ()),
+    "kl_div-batchmean": ("kl_div", kl_div_case(reduction="batchmean"), ()),
+    "kl_div-log-target-none": ("kl_div", kl_div_case(reduction="none", log_target=True), ()),
+    "kl_divergence-normalize-axis0": ("kl_divergence", kl_case(axis=0, normalize=True), ()),
     "log_loss": ("log_loss", log_loss_case(), LABEL_DTYPES),
     "log_loss-weighted-sum": ("log_loss", log_loss_case(weighted=True, normalize=False), ()),
     "evaluate": ("evaluate", xent_index(), LABEL_DTYPES),
@@ -409,7 +445,7 @@ def test_out_buffers_match_twin(rng, key, how):
     x = args[0]
     results = []
     for fn in (getattr(fastxent, name), getattr(R, name)):
-        buf = relayout(np.full(x.shape, 7.0, dtype=dt), how)
+        buf = relayout(np.full(x.shape, 7.0, dtype=kwargs.get("dtype", dt)), how)
         res = fn(*args, **{**kwargs, kw: buf})
         returned = res[1] if kw == "grad_out" else res
         assert returned is buf, (fn, kw)
@@ -472,8 +508,15 @@ BAD_INPUTS = {
     "log_softmax": [((X,), {"axis": 2}), ((np.array(["a"]),), {}), ((X,), {"out": np.empty(3)}),
                     ((X,), {"axis": 0.5})],
     "softmax": [((X,), {"axis": -3}), ((X,), {"out": np.empty((4, 3), np.float32)}),
-                ((X,), {"out": READONLY}), ((X,), {"num_threads": -1})],
-    "logsumexp": [((X,), {"axis": 2}), ((np.float64(1.0),), {}), ((X.astype(complex),), {})],
+                ((X,), {"out": READONLY}), ((X,), {"num_threads": -1}),
+                ((X,), {"dtype": np.int32}), ((X,), {"dtype": "float16"})],
+    "logsumexp": [((X,), {"axis": 2}), ((np.float64(1.0),), {"axis": 1}),
+                  ((X.astype(complex),), {}), ((X,), {"b": np.ones(5)}),
+                  ((X,), {"axis": (0, 0)})],
+    "nll_loss": [((X,), {}), ((X, np.array([0, 5, 1, 2])), {}),
+                 ((X, np.zeros(4)), {}), ((X, np.zeros(4, int)), {"reduction": "max"})],
+    "kl_div": [((X, X), {"reduction": "max"}), ((X, np.ones(5)), {}),
+               ((X, X), {"log_target": "no"})],
     "entropy": [((-P,), {}), ((P,), {"base": 1}), ((P,), {"base": -2.0}), ((P,), {"axis": 3})],
     "kl_divergence": [((P, -P), {}), ((-P, P), {}), ((P, np.ones(4)), {}),
                       ((P, P), {"base": "e"})],

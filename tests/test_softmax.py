@@ -458,7 +458,8 @@ def test_out_errors(isa):
 def test_axis_errors(name):
     fn, ref = getattr(fastxent, name), getattr(R, name)
     for x, axis in (([0.0, 1.0], 1), ([0.0, 1.0], -2), (np.zeros((2, 3)), 2),
-                    (np.float64(1.0), -1), (np.float64(1.0), 0)):
+                    (np.float64(1.0), 1), (np.float64(1.0), -2), (np.zeros((2, 3)), (0, 2)),
+                    (np.float64(1.0), (1,))):
         with pytest.raises(AxisError):
             ref(x, axis=axis)
         with pytest.raises(AxisError):
@@ -468,6 +469,11 @@ def test_axis_errors(name):
         fn([0.0, 1.0], axis=3)
     with pytest.raises((ValueError, TypeError), match="axis|integer"):
         fn([0.0, 1.0], axis=0.5)
+    for repeated in ((0, 0), (1, -1)):
+        with pytest.raises(ValueError):
+            ref(np.zeros((2, 3)), axis=repeated)
+        with pytest.raises(ValueError, match="repeated"):
+            fn(np.zeros((2, 3)), axis=repeated)
     for bad in ("abc", [["a", "b"]], np.array([1 + 2j])):
         with pytest.raises(ValueError):
             ref(bad)

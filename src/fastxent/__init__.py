@@ -15,6 +15,7 @@ from ._info import entropy, kl_divergence
 from ._logloss import log_loss
 from ._softmax import log_softmax, logsumexp, softmax
 from ._threads import get_num_threads, set_num_threads
+from ._torchloss import kl_div, nll_loss
 from ._xent import cross_entropy
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "Evaluator",
     "kl_divergence",
     "log_loss",
+    "kl_div",
+    "nll_loss",
     "log_softmax",
     "logsumexp",
     "softmax",

@@ -2,7 +2,7 @@ from typing import Any, Dict, Literal, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from _typeshed import SupportsWrite
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from ._eval_result import EvalResult as EvalResult
 
@@ -12,6 +12,8 @@ _Reduction = Literal["mean", "sum", "none"]
 _FloatArray = NDArray[np.floating[Any]]
 # a numpy scalar for reduction "mean"/"sum" (and 0-d results), else an array
 _Result = Union[np.floating[Any], _FloatArray]
+# an axis, a tuple of axes, or None for all of them (as SciPy)
+_Axes = Union[int, Tuple[int, ...], None]
 
 # The three losses return (loss, grad) when return_grad is true or grad_out
 # is given, else loss alone.
@@ -169,21 +171,58 @@ def binary_cross_entropy(
 ) -> Union[_Result, Tuple[_Result, _FloatArray]]: ...
 def log_softmax(
     x: ArrayLike,
-    axis: int = ...,
+    axis: _Axes = ...,
     *,
     out: Optional[_FloatArray] = ...,
+    dtype: Optional[DTypeLike] = ...,
     num_threads: Optional[int] = ...,
 ) -> _FloatArray: ...
 def softmax(
     x: ArrayLike,
-    axis: int = ...,
+    axis: _Axes = ...,
     *,
     out: Optional[_FloatArray] = ...,
+    dtype: Optional[DTypeLike] = ...,
     num_threads: Optional[int] = ...,
 ) -> _FloatArray: ...
-def logsumexp(x: ArrayLike, axis: int = ..., *, num_threads: Optional[int] = ...) -> _Result: ...
+# (result, sign) when return_sign is true
+@overload
+def logsumexp(
+    x: ArrayLike,
+    axis: _Axes = ...,
+    b: Optional[ArrayLike] = ...,
+    keepdims: bool = ...,
+    return_sign: Literal[False] = ...,
+    *,
+    num_threads: Optional[int] = ...,
+) -> _Result: ...
+@overload
+def logsumexp(
+    x: ArrayLike,
+    axis: _Axes,
+    b: Optional[ArrayLike],
+    keepdims: bool,
+    return_sign: Literal[True],
+    *,
+    num_threads: Optional[int] = ...,
+) -> Tuple[_Result, _Result]: ...
+@overload
+def logsumexp(
+    x: ArrayLike,
+    axis: _Axes = ...,
+    b: Optional[ArrayLike] = ...,
+    keepdims: bool = ...,
+    *,
+    return_sign: Literal[True],
+    num_threads: Optional[int] = ...,
+) -> Tuple[_Result, _Result]: ...
 def entropy(
-    p: ArrayLike, axis: int = ..., *, base: Optional[float] = ..., num_threads: Optional[int] = ...
+    p: ArrayLike,
+    axis: int = ...,
+    *,
+    base: Optional[float] = ...,
+    normalize: Optional[bool] = ...,
+    num_threads: Optional[int] = ...,
 ) -> _Result: ...
 def kl_divergence(
     p: ArrayLike,
@@ -191,17 +230,37 @@ def kl_divergence(
     axis: int = ...,
     *,
     base: Optional[float] = ...,
+    normalize: Optional[bool] = ...,
     num_threads: Optional[int] = ...,
 ) -> _Result: ...
 def log_loss(
     y_true: ArrayLike,
-    y_prob: ArrayLike,
+    y_proba: Optional[ArrayLike] = ...,
     *,
-    sample_weight: Optional[ArrayLike] = ...,
     normalize: bool = ...,
+    sample_weight: Optional[ArrayLike] = ...,
     labels: Optional[ArrayLike] = ...,
+    y_pred: Any = ...,
     num_threads: Optional[int] = ...,
-) -> np.floating[Any]: ...
+) -> float: ...
+def nll_loss(
+    log_probs: ArrayLike,
+    target: ArrayLike,
+    *,
+    axis: int = ...,
+    weight: Optional[ArrayLike] = ...,
+    ignore_index: int = ...,
+    reduction: _Reduction = ...,
+    num_threads: Optional[int] = ...,
+) -> _Result: ...
+def kl_div(
+    input: ArrayLike,
+    target: ArrayLike,
+    *,
+    reduction: Literal["mean", "batchmean", "sum", "none"] = ...,
+    log_target: bool = ...,
+    num_threads: Optional[int] = ...,
+) -> _Result: ...
 _Ties = Literal["first", "last"]
 _Nonfinite = Literal["propagate", "skip", "raise"]
 
@@ -270,6 +329,8 @@ __all__ = [
     "Evaluator",
     "kl_divergence",
     "log_loss",
+    "kl_div",
+    "nll_loss",
     "log_softmax",
     "logsumexp",
     "softmax",

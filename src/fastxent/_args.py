@@ -66,3 +66,20 @@ def kernel_labels(t: np.ndarray, C: int, ignore, ignore_index, name: str = "targ
             raise_status((BAD_LABEL, 0, int(hit[0])), ((name, t),), C=C,
                          ignore_index=ignore_index)
     return labels, ignore
+
+
+def normalize_axes(axis, ndim: int, name: str = "axis") -> tuple:
+    """SciPy's axes: an int, a tuple of ints or None (every axis), as a
+    sorted tuple of non-negative axes. A 0-d array has one implicit axis of
+    length 1 (as torch and SciPy): -1, 0, None and () select it."""
+    if ndim == 0 and (axis is None or axis == () or (
+            not isinstance(axis, tuple) and check_int(axis, name) in (-1, 0))):
+        return ()
+    if axis is None:
+        return tuple(range(ndim))
+    if not isinstance(axis, tuple):
+        return (normalize_axis(axis, ndim, name),)
+    axes = tuple(normalize_axis(a, ndim, name) for a in axis)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{name}: repeated axis in {axis!r}")
+    return tuple(sorted(axes))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -24,6 +25,37 @@ def _log_base_scale(base) -> float:
     return 1.0 / math.log(b)
 
 
+def _normalised(arrays, ax, normalize):
+    """The arrays divided by their sums along `ax` for normalize=True (none
+    negative: else the kernel names the negative value), else as given."""
+    if normalize is not True or any(bool((a < 0).any()) for _, a in arrays):
+        return arrays
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return tuple((name, a / a.sum(axis=ax, keepdims=True)) for name, a in arrays)
+
+
+def _warn_unnormalised(arrays, ax, normalize):
+    """normalize=None: warn for rows not summing to 1 (scikit-learn's
+    log_loss tolerance, rtol sqrt(eps) of the dtype, atol 1e-8)."""
+    if normalize is not None:
+        return
+    for name, a in arrays:
+        if a.size == 0 or a.shape[ax] == 0:
+            continue
+        rtol = math.sqrt(float(np.finfo(a.dtype).eps))
+        if not np.isclose(a.sum(axis=ax), 1.0, rtol=rtol, atol=1e-8).all():
+            warnings.warn(
+                f"{name}: rows along axis {ax} do not sum to 1; pass normalize=True to "
+                "normalise each row (as scipy.stats.entropy) or normalize=False to use "
+                "them as given", UserWarning, stacklevel=3)
+
+
+def _check_normalize(normalize):
+    if normalize is not None and not isinstance(normalize, (bool, np.bool_)):
+        raise ValueError(f"normalize: expected True, False or None, got {normalize!r}")
+    return None if normalize is None else bool(normalize)
+
+
 def _rows(arrays, ax, scale, num_threads):
     nthreads = _resolve_threads(num_threads)
     p = arrays[0][1]
@@ -41,17 +73,24 @@ def _rows(arrays, ax, scale, num_threads):
     return out[()] if out.ndim == 0 else out
 
 
-def entropy(p, axis=-1, *, base=None, num_threads=None):
+def entropy(p, axis=-1, *, base=None, normalize=None, num_threads=None):
     """Shannon entropy ``-sum p log p`` along `axis` (0 log 0 = 0).
 
     Parameters
     ----------
     p : array_like, non-negative
-        Not normalised (unlike ``scipy.stats.entropy``): this is
+        Used as given unless `normalize` is True: this is
         ``scipy.special.entr(p).sum(axis)``.
     axis : int, default -1
+        scipy.stats.entropy's default is 0 (torch's and this one's: -1).
     base : float, optional
         Logarithm base; natural log by default.
+    normalize : bool or None, default None
+        True divides each row by its sum first (``scipy.stats.entropy``);
+        False uses the rows as given; None (the default) uses them as given
+        and warns (UserWarning naming `p`) when a row does not sum to 1
+        within ``sqrt(eps)`` relative (the check of scikit-learn's
+        ``log_loss``; one more read of `p`).
     num_threads : int, optional
 
     Returns
@@ -83,20 +122,30 @@ def entropy(p, axis=-1, *, base=None, num_threads=None):
     """
     a = as_float_array(p, "p")
     ax = normalize_axis(axis, a.ndim)
-    return _rows((("p", a),), ax, _log_base_scale(base), num_threads)
+    norm = _check_normalize(normalize)
+    arrays = (("p", a),)
+    res = _rows(_normalised(arrays, ax, norm), ax, _log_base_scale(base), num_threads)
+    _warn_unnormalised(arrays, ax, norm)
+    return res
 
 
-def kl_divergence(p, q, axis=-1, *, base=None, num_threads=None):
+def kl_divergence(p, q, axis=-1, *, base=None, normalize=None, num_threads=None):
     """Kullback-Leibler divergence ``sum p log(p / q)`` along `axis`.
 
     Parameters
     ----------
     p, q : array_like, non-negative, broadcastable against each other
-        Not normalised: ``scipy.special.rel_entr(p, q).sum(axis)``.
+        Used as given unless `normalize` is True:
+        ``scipy.special.rel_entr(p, q).sum(axis)``.
     axis : int, default -1
-        Axis of the broadcast shape.
+        Axis of the broadcast shape (scipy.stats.entropy's default is 0).
     base : float, optional
         Logarithm base; natural log by default.
+    normalize : bool or None, default None
+        True divides each row of `p` and of `q` by its sum first
+        (``scipy.stats.entropy(p, q)``); False uses them as given; None uses
+        them as given and warns (UserWarning naming `p` or `q`) when a row
+        does not sum to 1 within ``sqrt(eps)`` relative.
     num_threads : int, optional
 
     Returns
@@ -127,4 +176,8 @@ def kl_divergence(p, q, axis=-1, *, base=None, num_threads=None):
             f"q: shape {b.shape} does not broadcast against p's shape {a.shape}") from None
     a, b = np.broadcast_to(a, shape), np.broadcast_to(b, shape)
     ax = normalize_axis(axis, len(shape))
-    return _rows((("p", a), ("q", b)), ax, _log_base_scale(base), num_threads)
+    norm = _check_normalize(normalize)
+    arrays = (("p", a), ("q", b))
+    res = _rows(_normalised(arrays, ax, norm), ax, _log_base_scale(base), num_threads)
+    _warn_unnormalised(arrays, ax, norm)
+    return res

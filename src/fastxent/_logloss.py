@@ -52,8 +52,8 @@ def _label_columns(truth, labels, n):
     return classes, col, found
 
 
-def log_loss(y_true, y_prob, *, sample_weight=None, normalize=True, labels=None,
-             num_threads=None):
+def log_loss(y_true, y_proba=None, *, normalize=True, sample_weight=None, labels=None,
+             y_pred="deprecated", num_threads=None):
     """Log loss (logistic loss) with ``sklearn.metrics.log_loss`` semantics.
 
     Computed without a one-hot matrix: the true class's probability is
@@ -61,22 +61,28 @@ def log_loss(y_true, y_prob, *, sample_weight=None, normalize=True, labels=None,
 
     Parameters
     ----------
-    y_true : array_like of shape (n_samples,)
-        True labels (any sortable type).
-    y_prob : array_like of shape (n_samples, n_classes) or (n_samples,)
+    y_true : array_like of shape (n_samples,), (n_samples, 1) or (n_samples, n_classes)
+        True labels (any sortable type), a column of them, or a multilabel
+        indicator matrix of 0/1 (as scikit-learn; that one is computed in
+        NumPy with an n_samples x n_classes temporary, not by the kernel).
+    y_proba : array_like of shape (n_samples, n_classes) or (n_samples,)
         Predicted probabilities, columns in sorted label order; 1-D means the
         probability of the larger label. Clipped to ``[eps, 1 - eps]`` with
-        eps the machine epsilon of its dtype.
-    sample_weight : array_like of shape (n_samples,), optional
+        eps the machine epsilon of its dtype (float16's for float16 input,
+        whose logs are then taken in float32: scikit-learn's in float16).
     normalize : bool, default True
         Weighted mean if True, weighted sum otherwise.
+    sample_weight : array_like of shape (n_samples,), optional
     labels : array_like, optional
         All class labels, when `y_true` lacks some.
+    y_pred : array_like, deprecated
+        scikit-learn's name before 1.9: accepted with its FutureWarning;
+        passing both is a ValueError.
     num_threads : int, optional
 
     Returns
     -------
-    numpy scalar
+    float
 
     Raises
     ------
@@ -84,26 +90,88 @@ def log_loss(y_true, y_prob, *, sample_weight=None, normalize=True, labels=None,
         As scikit-learn: values outside [0, 1] or not finite, length
         mismatches, fewer than two classes, labels missing from `labels`, a
         column count that does not match the classes. Rows that do not sum
-        to 1 warn (UserWarning). `y_true` must be 1-D labels.
+        to 1 warn (UserWarning).
 
     Examples
     --------
     >>> import fastxent
-    >>> round(float(fastxent.log_loss(["spam", "ham", "ham", "spam"],
-    ...       [[.1, .9], [.9, .1], [.8, .2], [.35, .65]])), 5)
+    >>> round(fastxent.log_loss(["spam", "ham", "ham", "spam"],
+    ...       [[.1, .9], [.9, .1], [.8, .2], [.35, .65]]), 5)
     0.21616
     """
-    prob = as_float_array(y_prob, "y_prob")
+    if not (isinstance(y_pred, str) and y_pred == "deprecated"):
+        if y_proba is not None:
+            raise ValueError("y_pred: cannot be used with y_proba; y_pred is deprecated "
+                             "(scikit-learn 1.9), use y_proba")
+        warnings.warn("`y_pred` was renamed to `y_proba` in scikit-learn 1.9; use `y_proba`",
+                      FutureWarning, stacklevel=2)
+        y_proba = y_pred
+    if y_proba is None:
+        raise ValueError("y_proba: expected an array of probabilities, got None")
+    src = np.asarray(y_proba)
+    eps = float(np.finfo(np.float16).eps) if src.dtype == np.float16 else None
+    truth = np.asarray(y_true)
+    if truth.ndim == 2 and truth.shape[1] == 1:
+        truth = truth[:, 0]                  # a column of labels
+    elif truth.ndim == 2:
+        return _multilabel(truth, src, eps, sample_weight, normalize, labels)
+    return float(_log_loss(truth, src, sample_weight, normalize, labels, num_threads, eps))
+
+
+def _multilabel(truth, src, eps, sample_weight, normalize, labels):
+    """log loss of a multilabel indicator y_true: -sum_j T_ij log p_ij per row."""
+    if labels is not None:
+        raise ValueError("labels: not supported with a multilabel indicator y_true")
+    prob = as_float_array(src, "y_proba")
+    if prob.ndim == 1:
+        prob = prob[:, None]
+    if prob.ndim != 2 or prob.shape[0] == 0:
+        raise ValueError(f"y_proba: expected a non-empty 1-D or 2-D array, got shape {prob.shape}")
+    if prob.shape[1] == 1:
+        prob = np.concatenate([1 - prob, prob], axis=1)
+    eps = float(np.finfo(prob.dtype).eps) if eps is None else eps
+    if not np.isfinite(prob).all():
+        raise ValueError("y_proba: contains NaN or infinity")
+    if prob.max() > 1:
+        raise ValueError(f"y_proba: contains values greater than 1: {prob.max()}")
+    if prob.min() < 0:
+        raise ValueError(f"y_proba: contains values lower than 0: {prob.min()}")
+    n = prob.shape[0]
+    if truth.shape[0] != n:
+        raise ValueError(f"y_true: has {truth.shape[0]} samples but y_proba has {n}")
+    if not np.isin(truth, (0, 1)).all():
+        raise ValueError("y_true: a 2-D y_true must be a multilabel indicator of 0/1, "
+                         f"got values {np.unique(truth)[:5].tolist()}")
+    sw = None
+    if sample_weight is not None:
+        sw = as_float_array(sample_weight, "sample_weight", prob.dtype)
+        if sw.shape != (n,):
+            raise ValueError(f"sample_weight: expected shape ({n},), got {sw.shape}")
+    if not np.isclose(prob.sum(axis=1), 1, rtol=math.sqrt(eps)).all():
+        warnings.warn(
+            "The y_prob values do not sum to one. Make sure to pass probabilities.",
+            UserWarning, stacklevel=3)
+    if prob.shape[1] != truth.shape[1]:
+        raise ValueError(f"y_true and y_proba contain different numbers of classes: "
+                         f"{truth.shape[1]} vs {prob.shape[1]}")
+    loss = -np.sum(truth * np.log(np.clip(prob, eps, 1 - eps)), axis=1, dtype=np.float64)
+    if sw is None:
+        return float(loss.mean() if normalize else loss.sum())
+    return float(np.average(loss, weights=sw) if normalize else np.dot(loss, sw))
+
+
+def _log_loss(y_true, y_prob, sample_weight, normalize, labels, num_threads, eps):
+    prob = as_float_array(y_prob, "y_proba")
     if prob.ndim not in (1, 2):
-        raise ValueError(f"y_prob: expected 1-D or 2-D, got {prob.ndim}-D")
+        raise ValueError(f"y_proba: expected 1-D or 2-D, got {prob.ndim}-D")
     n = prob.shape[0]
     if n == 0:
-        raise ValueError("y_prob: has 0 samples; at least one is required")
+        raise ValueError("y_proba: has 0 samples; at least one is required")
     dt = prob.dtype
-    eps = float(np.finfo(dt).eps)
+    eps = float(np.finfo(dt).eps) if eps is None else eps
     nthreads = _resolve_threads(num_threads)
 
-    truth = np.asarray(y_true)
+    truth = y_true
     if truth.ndim != 1:
         raise ValueError(f"y_true: expected 1-D class labels, got shape {truth.shape}")
     # classes and the column of each sample's class (before the range checks,
@@ -127,13 +195,13 @@ def log_loss(y_true, y_prob, *, sample_weight=None, normalize=True, labels=None,
 
     # scikit-learn's order of checks
     if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise ValueError("y_prob: contains NaN or infinity")
+        raise ValueError("y_proba: contains NaN or infinity")
     if hi > 1:
-        raise ValueError(f"y_prob: contains values greater than 1: {hi}")
+        raise ValueError(f"y_proba: contains values greater than 1: {hi}")
     if lo < 0:
-        raise ValueError(f"y_prob: contains values lower than 0: {lo}")
+        raise ValueError(f"y_proba: contains values lower than 0: {lo}")
     if truth.shape[0] != n:
-        raise ValueError(f"y_true: has {truth.shape[0]} samples but y_prob has {n}")
+        raise ValueError(f"y_true: has {truth.shape[0]} samples but y_proba has {n}")
     if sw is not None:
         if sw.shape != (n,):
             raise ValueError(f"sample_weight: expected shape ({n},), got {sw.shape}")
@@ -147,8 +215,8 @@ def log_loss(y_true, y_prob, *, sample_weight=None, normalize=True, labels=None,
         if not np.array_equal(classes, lab):
             warnings.warn(
                 f"labels passed were {labels} but log_loss assumes they are sorted; "
-                f"the columns of y_prob must follow {classes.tolist()}",
-                UserWarning, stacklevel=2)
+                f"the columns of y_proba must follow {classes.tolist()}",
+                UserWarning, stacklevel=3)
         if not found.all():
             missing = sorted(set(truth[~found].tolist()))
             raise ValueError(f"y_true: contains values {missing} not in labels {labels}")
@@ -163,15 +231,15 @@ def log_loss(y_true, y_prob, *, sample_weight=None, normalize=True, labels=None,
     if not_close:
         warnings.warn(
             "The y_prob values do not sum to one. Make sure to pass probabilities.",
-            UserWarning, stacklevel=2)
+            UserWarning, stacklevel=3)
     if n_cols != classes.size:
         if labels is None:
             raise ValueError(
-                f"y_true and y_prob contain different numbers of classes: "
+                f"y_true and y_proba contain different numbers of classes: "
                 f"{classes.size} vs {n_cols}; pass the labels argument. "
                 f"Classes in y_true: {classes.tolist()}")
         raise ValueError(
-            f"labels: has {classes.size} classes but y_prob has {n_cols} columns")
+            f"labels: has {classes.size} classes but y_proba has {n_cols} columns")
     if sw is None:
         res = total / n if normalize else total
     elif normalize:

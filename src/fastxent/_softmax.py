@@ -1,28 +1,61 @@
 """log_softmax, softmax and logsumexp along an axis."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import _kernels
 from ._threads import resolve as _resolve_threads
-from ._args import normalize_axis
-from ._arrays import as_float_array, layout_of
+from ._args import normalize_axes
+from ._arrays import F32, F64, as_float_array, layout_of
 from ._outputs import check_out, deliver, raise_status, strided_buffer
 
 _LOGSUMEXP, _LOG_SOFTMAX, _SOFTMAX = 1, 2, 3   # enum fx_softmax_op
 
 
-def _prepare(x, axis, num_threads):
-    a = as_float_array(x, "x")
-    ax = normalize_axis(axis, a.ndim)
+def _check_dtype(dtype):
+    if dtype is None:
+        return None
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"dtype: expected float32 or float64, got {dtype!r}") from None
+    if dt != F32 and dt != F64:
+        raise ValueError(f"dtype: expected float32 or float64, got {dt}")
+    return dt
+
+
+def _prepare(x, axis, num_threads, dtype=None):
+    a = as_float_array(x, "x", _check_dtype(dtype))
+    axes = normalize_axes(axis, a.ndim)
     nthreads = _resolve_threads(num_threads)
-    return a, ax, nthreads
+    return a, axes, nthreads
 
 
-def _normalise(x, axis, out, num_threads, op):
-    a, ax, nthreads = _prepare(x, axis, num_threads)
+def _merged(a, axes):
+    """`a` with `axes` moved to the end and merged into one last axis (a
+    view where the strides allow, else one copy), and the moved shape."""
+    k = len(axes)
+    moved = np.moveaxis(a, axes, tuple(range(a.ndim - k, a.ndim)))
+    lead = moved.shape[:a.ndim - k]
+    return moved.reshape(lead + (math.prod(moved.shape[a.ndim - k:]),)), moved.shape
+
+
+def _normalise(x, axis, out, num_threads, op, dtype):
+    a, axes, nthreads = _prepare(x, axis, num_threads, dtype)
     if out is not None:   # a misaligned out is filled through a temporary
         check_out(out, a.shape, a.dtype, name="out", aligned=False)
+    if len(axes) != 1:    # None, a tuple or 0-d: one merged class axis
+        merged, moved_shape = _merged(a, axes)
+        res = _along(merged, merged.ndim - 1, None, nthreads, op)
+        k = len(axes)
+        res = np.moveaxis(res.reshape(moved_shape), tuple(range(a.ndim - k, a.ndim)), axes)
+        return deliver(res, out)
+    return _along(a, axes[0], out, nthreads, op)
+
+
+def _along(a, ax, out, nthreads, op):
     buf, olay = strided_buffer(out, a, ax)
     if np.may_share_memory(buf, a) and not (
             buf.__array_interface__["data"][0] == a.__array_interface__["data"][0]
@@ -37,16 +70,21 @@ def _normalise(x, axis, out, num_threads, op):
     return deliver(buf, out)
 
 
-def log_softmax(x, axis=-1, *, out=None, num_threads=None):
+def log_softmax(x, axis=-1, *, out=None, dtype=None, num_threads=None):
     """Logarithm of the softmax along `axis`: ``x - logsumexp(x)``.
 
     Parameters
     ----------
     x : array_like, float16/float32/float64 (float16 computed in float32)
-    axis : int, default -1
+    axis : int, tuple of ints or None, default -1
+        The axes normalised together (None: the whole array; a 0-d `x` has
+        one implicit axis). The default is torch's; SciPy's is None.
     out : ndarray, optional
         Receives the result (shape of `x`, compute dtype) and is returned;
         ``out=x`` works in place.
+    dtype : float32 or float64, optional
+        `x` is cast to it and the result computed and returned in it (as
+        torch's ``dtype=``; float16 is not accepted).
     num_threads : int, optional
 
     Returns
@@ -64,18 +102,23 @@ def log_softmax(x, axis=-1, *, out=None, num_threads=None):
     >>> fastxent.log_softmax([0.0, 0.0])
     array([-0.69314718, -0.69314718])
     """
-    return _normalise(x, axis, out, num_threads, _LOG_SOFTMAX)
+    return _normalise(x, axis, out, num_threads, _LOG_SOFTMAX, dtype)
 
 
-def softmax(x, axis=-1, *, out=None, num_threads=None):
+def softmax(x, axis=-1, *, out=None, dtype=None, num_threads=None):
     """Softmax along `axis`, ``exp(x - logsumexp(x))``.
 
     Parameters
     ----------
     x : array_like, float16/float32/float64 (float16 computed in float32)
-    axis : int, default -1
+    axis : int, tuple of ints or None, default -1
+        The axes normalised together (None: the whole array; a 0-d `x` has
+        one implicit axis). The default is torch's; SciPy's is None.
     out : ndarray, optional
         Receives the result and is returned; ``out=x`` works in place.
+    dtype : float32 or float64, optional
+        `x` is cast to it and the result computed and returned in it (as
+        torch's ``dtype=``; float16 is not accepted).
     num_threads : int, optional
 
     Returns
@@ -93,23 +136,82 @@ def softmax(x, axis=-1, *, out=None, num_threads=None):
     >>> fastxent.softmax([0.0, 0.0])
     array([0.5, 0.5])
     """
-    return _normalise(x, axis, out, num_threads, _SOFTMAX)
+    return _normalise(x, axis, out, num_threads, _SOFTMAX, dtype)
 
 
-def logsumexp(x, axis=-1, *, num_threads=None):
-    """``log(sum(exp(x)))`` along `axis` without overflow, reading each row
+def _lse_kernel(a, axes, nthreads):
+    """logsumexp of float32/64 `a` over `axes`: the other axes remain."""
+    a, _ = _merged(a, axes)
+    ax = a.ndim - 1
+    a, lay = layout_of(a, ax)
+    res = np.empty(a.shape[:ax], dtype=a.dtype)
+    if lay.C == 0:
+        res.fill(-np.inf)       # the sum of no exps is 0
+    elif res.size:
+        status = _kernels.softmax(a, lay.shape, lay.strides, res, None, (0, 0, 0), _LOGSUMEXP,
+                                  nthreads)
+        if status[0]:
+            raise_status(status, ())
+    return res
+
+
+def _lse_weighted(a, b, axes, nthreads):
+    """(log|s|, sign(s)) for s = sum(b * exp(a)) over `axes`, through the
+    kernel: logsumexp of a + log|b| over the positive and the negative
+    weights, then log|exp(p) - exp(n)| = max + log1p(-exp(-|p - n|))."""
+    bb = as_float_array(b, "b")
+    try:
+        a, bb = np.broadcast_arrays(a, bb)
+    except ValueError:
+        raise ValueError(f"b: expected a shape that broadcasts with x's {a.shape}, "
+                         f"got {bb.shape}") from None
+    dt = np.result_type(a.dtype, bb.dtype)
+    a = a.astype(dt, copy=False)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_b = np.log(np.abs(bb)).astype(dt, copy=False)
+        pos = _lse_kernel(np.where(bb > 0, a + log_b, -np.inf).astype(dt), axes, nthreads)
+        if not (bb < 0).any():
+            sign = np.where(np.isnan(pos), np.nan, np.where(pos == -np.inf, 0.0, 1.0))
+            return pos, sign.astype(dt)
+        neg = _lse_kernel(np.where(bb < 0, a + log_b, -np.inf).astype(dt), axes, nthreads)
+        hi = np.maximum(pos, neg)
+        gap = np.where(hi == -np.inf, np.inf, np.abs(pos - neg))
+        res = hi + np.log1p(-np.exp(-gap))
+        res = np.where(np.isnan(pos) | np.isnan(neg), np.nan, res)
+        sign = np.sign(pos - neg)
+        sign = np.where(hi == -np.inf, 0.0, np.where(pos == neg, 0.0, sign))
+        sign = np.where(np.isnan(res), np.nan, sign)
+    return res.astype(dt, copy=False), sign.astype(dt, copy=False)
+
+
+def logsumexp(x, axis=-1, b=None, keepdims=False, return_sign=False, *, num_threads=None):
+    """``log(sum(b * exp(x)))`` over `axis` without overflow, reading each row
     once (blocked online maximum; no exp(x) is stored).
 
     Parameters
     ----------
     x : array_like, float16/float32/float64 (float16 computed in float32)
-    axis : int, default -1
+    axis : int, tuple of ints or None, default -1
+        The axes summed over; None sums the whole array. The default is
+        torch's (the last axis); SciPy's ``logsumexp`` defaults to None.
+        A 0-d `x` has one implicit axis of length 1 (-1, 0, None or ()).
+    b : array_like, optional
+        Weights broadcast against `x`, as in ``scipy.special.logsumexp``
+        (zero weights drop their terms, negative ones subtract). Computed
+        through the kernel as the logsumexp of ``x + log|b|`` over the
+        positive and the negative weights (an ``x``-sized temporary each);
+        the result dtype is that of ``x`` and ``b`` promoted.
+    keepdims : bool, default False
+        Keep the summed axes with length 1.
+    return_sign : bool, default False
+        Also return the sign of the sum (1, -1, 0 for an empty or zero sum,
+        NaN for NaN); without it, a negative sum gives NaN (as SciPy).
     num_threads : int, optional
 
     Returns
     -------
-    numpy scalar or ndarray
-        `axis` removed; a NumPy scalar for 1-D input.
+    numpy scalar or ndarray, or a pair of them with `return_sign`
+        `axis` removed (unless `keepdims`); a NumPy scalar when nothing remains.
 
     Notes
     -----
@@ -122,14 +224,22 @@ def logsumexp(x, axis=-1, *, num_threads=None):
     >>> float(fastxent.logsumexp([0.0, 0.0]))  # doctest: +ELLIPSIS
     0.6931...
     """
-    a, ax, nthreads = _prepare(x, axis, num_threads)
-    a, lay = layout_of(a, ax)
-    res = np.empty(a.shape[:ax] + a.shape[ax + 1:], dtype=a.dtype)
-    if lay.C == 0:
-        res.fill(-np.inf)       # the sum of no exps is 0
-    elif res.size:
-        status = _kernels.softmax(a, lay.shape, lay.strides, res, None, (0, 0, 0), _LOGSUMEXP,
-                                  nthreads)
-        if status[0]:
-            raise_status(status, ())
-    return res[()] if res.ndim == 0 else res
+    a, axes, nthreads = _prepare(x, axis, num_threads)
+    if b is None:
+        res = _lse_kernel(a, axes, nthreads)
+        sign = None
+        if return_sign:
+            sign = np.where(np.isnan(res), np.nan, np.where(res == -np.inf, 0.0, 1.0))
+            sign = sign.astype(res.dtype)
+    else:
+        res, sign = _lse_weighted(a, b, axes, nthreads)
+        if not return_sign:
+            res = np.where(sign < 0, np.nan, res).astype(res.dtype)
+    if keepdims:
+        kept = tuple(1 if i in axes else n for i, n in enumerate(a.shape))
+        res = res.reshape(kept)
+        sign = None if sign is None else sign.reshape(kept)
+    res = res[()] if res.ndim == 0 else res
+    if not return_sign:
+        return res
+    return res, (sign[()] if sign.ndim == 0 else sign)

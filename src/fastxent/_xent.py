@@ -53,8 +53,11 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     return_grad : bool, default False
         Also return d(loss)/d(logits) computed in the same pass. For
         ``reduction="none"`` this is the gradient of the sum of the returned
-        losses. With "mean" and nothing counted the gradient is NaN like the
-        loss (PyTorch returns zeros with its NaN loss).
+        losses. With "mean" and every row ignored (an all-padding batch) the
+        loss is NaN but the gradient is zeros, as PyTorch: nothing
+        contributes, and training through such a batch changes nothing. With
+        counted rows whose weights sum to 0 the gradient is NaN (0/0, as
+        PyTorch).
     grad_out : ndarray, optional
         Preallocated array of ``logits.shape`` and the compute dtype that
         receives the gradient (implies `return_grad`).
@@ -144,7 +147,10 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     if not want_grad:
         return loss
     if red == "mean" and denom == 0:
-        grad.fill(np.nan)
+        # every row ignored: nothing contributes, zeros (as torch); counted
+        # rows of total weight 0: 0/0
+        all_ignored = labels is not None and bool(np.all(labels == ignore))
+        grad.fill(0.0 if all_ignored else np.nan)
     return loss, deliver(grad, grad_out)
 
 

@@ -2,7 +2,7 @@
 
 The test oracle and the benchmark baseline of the C kernels: one module per
 public family (:mod:`.xent`, :mod:`.softmax`, :mod:`.bce`, :mod:`.info`,
-:mod:`.logloss`, :mod:`.evaluate`), each function with exactly the public signature
+:mod:`.logloss`, :mod:`.evaluate`, :mod:`.torchloss`), each function with exactly the public signature
 (``inspect.signature`` equal; a test checks it). The twins favour clarity
 and exactness over speed: vectorised NumPy, N x C temporaries allowed, all
 arithmetic in float64, nothing shared with the compiled kernels.
@@ -14,9 +14,10 @@ Conventions shared by every function
   inputs, float64 for float64 inputs, and float64 for integer, bool and
   long-double inputs. The result dtype is taken from the first argument
   (``logits``, ``probs``, ``x``, ``p``; ``kl_divergence`` combines ``p`` and
-  ``q``; ``log_loss`` uses ``y_prob``). Auxiliary inputs (targets, weights)
+  ``q``; ``log_loss`` uses ``y_proba``). Auxiliary inputs (targets, weights)
   stay float64.
-* Reductions return NumPy scalars of the result dtype (``np.float32(...)``);
+* Reductions return NumPy scalars of the result dtype (``np.float32(...)``;
+  ``log_loss`` a Python float, as scikit-learn);
   ``reduction="none"`` always returns an ndarray, 0-d included.
 * A term whose coefficient is exactly zero contributes exactly zero, even
   when the logarithm it multiplies is infinite or NaN (``0 * log 0 = 0``).
@@ -40,6 +41,7 @@ from .evaluate import evaluate
 from .info import entropy, kl_divergence
 from .logloss import log_loss
 from .softmax import log_softmax, logsumexp, softmax
+from .torchloss import kl_div, nll_loss
 from .xent import cross_entropy
 
 __all__ = [
@@ -53,4 +55,6 @@ __all__ = [
     "kl_divergence",
     "log_loss",
     "evaluate",
+    "nll_loss",
+    "kl_div",
 ]

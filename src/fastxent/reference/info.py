@@ -1,5 +1,6 @@
 """Twins of :func:`fastxent.entropy` and :func:`fastxent.kl_divergence`."""
 import math
+import warnings
 
 import numpy as np
 
@@ -26,7 +27,32 @@ def _log_base(base):
     return math.log(b)
 
 
-def entropy(p, axis=-1, *, base=None, num_threads=None):
+def _normalize_option(normalize):
+    if normalize is None or isinstance(normalize, (bool, np.bool_)):
+        return normalize
+    raise ValueError(f"normalize: expected True, False or None, got {normalize!r}")
+
+
+def _scaled_rows(a, ax, normalize):
+    """Rows divided by their sums when normalize is True (0/0 is NaN)."""
+    if normalize is not True:
+        return a
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return a / np.sum(a, axis=ax, keepdims=True)
+
+
+def _check_sums(a, ax, normalize, name, dtype):
+    """normalize=None: warn if a row does not sum to 1 (rtol sqrt(eps))."""
+    if normalize is not None or a.size == 0:
+        return
+    rtol = math.sqrt(float(np.finfo(dtype).eps))
+    sums = np.sum(a.astype(dtype), axis=ax, dtype=np.float64)
+    if not np.all(np.abs(sums - 1.0) <= 1e-8 + rtol):
+        warnings.warn(f"{name}: rows do not sum to 1 (normalize=True normalises them)",
+                      UserWarning, stacklevel=3)
+
+
+def entropy(p, axis=-1, *, base=None, normalize=None, num_threads=None):
     """Shannon entropy ``-sum p log p`` along `axis` (``0 log 0 = 0``).
 
     Parameters
@@ -35,6 +61,10 @@ def entropy(p, axis=-1, *, base=None, num_threads=None):
         Non-negative values; **not** normalised (unlike
         ``scipy.stats.entropy``); equals ``scipy.special.entr(p).sum(axis)``.
     axis : int, optional
+        scipy.stats.entropy's default is 0.
+    normalize : bool or None, optional
+        True: each row divided by its sum first (as scipy.stats.entropy);
+        None: as given, with a UserWarning for rows not summing to 1.
     base : float, optional
         Logarithm base; natural log by default.
     num_threads : int, optional
@@ -58,13 +88,16 @@ def entropy(p, axis=-1, *, base=None, num_threads=None):
     ax = normalize_axis(axis, a.ndim)
     log_base = _log_base(base)
     check_num_threads(num_threads)
+    normalize = _normalize_option(normalize)
     _check_non_negative(a, "p")
+    _check_sums(a, ax, normalize, "p", dtype)
+    a = _scaled_rows(a, ax, normalize)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(a == 0, 0.0, -a * np.log(a))
     return scalar_or_array(np.sum(terms, axis=ax) / log_base, dtype)
 
 
-def kl_divergence(p, q, axis=-1, *, base=None, num_threads=None):
+def kl_divergence(p, q, axis=-1, *, base=None, normalize=None, num_threads=None):
     """Kullback-Leibler divergence ``sum p log(p / q)`` along `axis`.
 
     Parameters
@@ -73,6 +106,10 @@ def kl_divergence(p, q, axis=-1, *, base=None, num_threads=None):
         Non-negative values, broadcastable against each other; not
         normalised (equals ``scipy.special.rel_entr(p, q).sum(axis)``).
     axis : int, optional
+        scipy.stats.entropy's default is 0.
+    normalize : bool or None, optional
+        True: each row divided by its sum first (as scipy.stats.entropy);
+        None: as given, with a UserWarning for rows not summing to 1.
         Axis of the broadcast shape.
     base : float, optional
         Logarithm base; natural log by default.
@@ -106,8 +143,12 @@ def kl_divergence(p, q, axis=-1, *, base=None, num_threads=None):
     ax = normalize_axis(axis, len(shape))
     log_base = _log_base(base)
     check_num_threads(num_threads)
+    normalize = _normalize_option(normalize)
     _check_non_negative(a, "p")
     _check_non_negative(b, "q")
+    _check_sums(a, ax, normalize, "p", dtype)
+    _check_sums(b, ax, normalize, "q", dtype)
+    a, b = _scaled_rows(a, ax, normalize), _scaled_rows(b, ax, normalize)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
         ratio = a / b
         # log(p/q) is the accurate form; fall back to log p - log q where

@@ -9,18 +9,18 @@ from ._common import check_num_threads, float_input
 
 def _check_prob(prob):
     if prob.ndim not in (1, 2):
-        raise ValueError(f"y_prob: expected 1-D or 2-D, got {prob.ndim}-D")
+        raise ValueError(f"y_proba: expected 1-D or 2-D, got {prob.ndim}-D")
     if prob.shape[0] == 0:
-        raise ValueError("y_prob: has 0 samples; at least one is required")
+        raise ValueError("y_proba: has 0 samples; at least one is required")
 
 
 def _check_values(prob):
     if not np.all(np.isfinite(prob)):
-        raise ValueError("y_prob: contains NaN or infinity")
+        raise ValueError("y_proba: contains NaN or infinity")
     if prob.max() > 1:
-        raise ValueError(f"y_prob: contains values greater than 1: {prob.max()}")
+        raise ValueError(f"y_proba: contains values greater than 1: {prob.max()}")
     if prob.min() < 0:
-        raise ValueError(f"y_prob: contains values lower than 0: {prob.min()}")
+        raise ValueError(f"y_proba: contains values lower than 0: {prob.min()}")
 
 
 def _check_weight(sample_weight, n):
@@ -49,7 +49,7 @@ def _classes(truth, labels):
     if not np.array_equal(classes, np.asarray(labels)):
         warnings.warn(
             f"labels passed were {labels} but log_loss assumes they are sorted; "
-            f"the columns of y_prob must follow {classes.tolist()}",
+            f"the columns of y_proba must follow {classes.tolist()}",
             UserWarning, stacklevel=3)
     if not np.all(np.isin(truth, classes)):
         missing = sorted(set(truth.tolist()) - set(classes.tolist()))
@@ -59,29 +59,32 @@ def _classes(truth, labels):
     return classes
 
 
-def log_loss(y_true, y_prob, *, sample_weight=None, normalize=True, labels=None,
-             num_threads=None):
+def log_loss(y_true, y_proba=None, *, normalize=True, sample_weight=None, labels=None,
+             y_pred="deprecated", num_threads=None):
     """Log loss of predicted probabilities, as ``sklearn.metrics.log_loss``.
 
     Parameters
     ----------
-    y_true : array_like of shape (n_samples,)
-        True labels (any sortable type).
-    y_prob : array_like of shape (n_samples, n_classes) or (n_samples,)
+    y_true : array_like of shape (n_samples,), (n_samples, 1) or (n_samples, n_classes)
+        True labels (any sortable type), a column of them, or a 0/1
+        multilabel indicator matrix.
+    y_proba : array_like of shape (n_samples, n_classes) or (n_samples,)
         Probabilities, columns in sorted label order; 1-D means the
         probability of the larger label. Clipped to ``[eps, 1 - eps]`` with
-        ``eps = np.finfo(dtype).eps``.
+        ``eps = np.finfo(dtype).eps`` of its own float dtype (float16's too).
     sample_weight : array_like of shape (n_samples,), optional
     normalize : bool, optional
         Weighted mean if True, weighted sum otherwise.
     labels : array_like, optional
         All class labels, when `y_true` lacks some.
+    y_pred : array_like, deprecated
+        scikit-learn's old name: accepted with a FutureWarning.
     num_threads : int, optional
         Validated as by the public function, then ignored (NumPy).
 
     Returns
     -------
-    scalar
+    float
 
     Raises
     ------
@@ -89,28 +92,44 @@ def log_loss(y_true, y_prob, *, sample_weight=None, normalize=True, labels=None,
         As scikit-learn: bad probabilities, length mismatches, fewer than two
         classes, labels missing from `labels`, or a column count that does
         not match the number of classes. Rows not summing to 1 warn
-        (UserWarning). Unlike scikit-learn, `y_true` must be 1-D labels
-        (no indicator matrix).
+        (UserWarning).
 
     Examples
     --------
     >>> log_loss(["spam", "ham", "ham", "spam"],
     ...          [[.1, .9], [.9, .1], [.8, .2], [.35, .65]])
-    np.float64(0.21616...)
+    0.21616...
     """
-    prob, dtype = float_input(y_prob, "y_prob")
+    if not (isinstance(y_pred, str) and y_pred == "deprecated"):
+        if y_proba is not None:
+            raise ValueError("y_pred: cannot be used with y_proba (deprecated)")
+        warnings.warn("`y_pred` was renamed to `y_proba`", FutureWarning, stacklevel=2)
+        y_proba = y_pred
+    if y_proba is None:
+        raise ValueError("y_proba: expected an array of probabilities, got None")
+    prob, dtype = float_input(y_proba, "y_proba")
     _check_prob(prob)
     n = prob.shape[0]
-    eps = float(np.finfo(dtype).eps)
+    eps = float(np.finfo(np.float16 if np.asarray(y_proba).dtype == np.float16 else dtype).eps)
     check_num_threads(num_threads)
     truth = np.asarray(y_true)
-    if truth.ndim != 1:
+    if truth.ndim == 2 and truth.shape[1] == 1:
+        truth = truth.reshape(-1)
+    elif truth.ndim == 2:
+        if labels is not None:
+            raise ValueError("labels: not supported with a multilabel indicator y_true")
+        indicator = truth
+        truth = None
+    elif truth.ndim != 1:
         raise ValueError(f"y_true: expected 1-D class labels, got shape {truth.shape}")
     # scikit-learn's order of checks
     _check_values(prob)
-    if truth.shape[0] != n:
-        raise ValueError(f"y_true: has {truth.shape[0]} samples but y_prob has {n}")
+    m = (indicator if truth is None else truth).shape[0]
+    if m != n:
+        raise ValueError(f"y_true: has {m} samples but y_proba has {n}")
     sw = _check_weight(sample_weight, n)
+    if truth is None:
+        return _indicator_loss(indicator, prob, eps, sw, normalize)
     if truth.dtype.kind == "f" and np.any(truth != np.round(truth)):
         raise ValueError("y_true: expected class labels, got continuous values")
     classes = _classes(truth, labels)
@@ -133,10 +152,10 @@ def log_loss(y_true, y_prob, *, sample_weight=None, normalize=True, labels=None,
     if n_cols != classes.size:
         if labels is None:
             raise ValueError(
-                f"y_true and y_prob contain different numbers of classes: "
+                f"y_true and y_proba contain different numbers of classes: "
                 f"{classes.size} vs {n_cols}; pass the labels argument. "
                 f"Classes in y_true: {classes.tolist()}")
-        raise ValueError(f"labels: has {classes.size} classes but y_prob has {n_cols} columns")
+        raise ValueError(f"labels: has {classes.size} classes but y_proba has {n_cols} columns")
     if picked is None:
         picked = prob[np.arange(n), col]
     loss = -np.log(np.clip(picked, eps, 1.0 - eps))
@@ -149,4 +168,26 @@ def log_loss(y_true, y_prob, *, sample_weight=None, normalize=True, labels=None,
         total = np.dot(loss, sw) / scale
     else:
         total = np.dot(loss, sw)
-    return dtype.type(total)
+    return float(total)
+
+
+def _indicator_loss(t, prob, eps, sw, normalize):
+    """Multilabel indicator y_true, as scikit-learn: one-hot rows of any count."""
+    if not np.all((t == 0) | (t == 1)):
+        raise ValueError("y_true: a 2-D y_true must be a multilabel indicator of 0/1")
+    if prob.ndim == 1 or prob.shape[1] == 1:
+        pos = prob.reshape(-1, 1)
+        prob = np.hstack([1.0 - pos, pos])
+    if not np.all(np.isclose(prob.sum(axis=1), 1.0, rtol=math.sqrt(eps), atol=1e-8)):
+        warnings.warn(
+            "The y_prob values do not sum to one. Make sure to pass probabilities.",
+            UserWarning, stacklevel=3)
+    if prob.shape[1] != t.shape[1]:
+        raise ValueError(f"y_true and y_proba contain different numbers of classes: "
+                         f"{t.shape[1]} vs {prob.shape[1]}")
+    loss = np.zeros(prob.shape[0])
+    for j in range(t.shape[1]):      # column by column: no logs of unused entries kept
+        loss -= np.where(t[:, j] == 1, np.log(np.clip(prob[:, j], eps, 1.0 - eps)), 0.0)
+    if sw is None:
+        return float(np.mean(loss) if normalize else np.sum(loss))
+    return float(np.dot(loss, sw) / np.sum(sw) if normalize else np.dot(loss, sw))

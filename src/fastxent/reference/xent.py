@@ -80,8 +80,9 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     -----
     Index targets with ``"mean"`` divide by the sum of ``weight[y]`` over the
     non-ignored rows; soft targets by the row count. A zero denominator (all
-    rows ignored, empty batch, zero weights) gives a NaN loss and an all-NaN
-    gradient; ``"sum"`` gives 0 and a zero gradient. Ignored rows are masked,
+    rows ignored, empty batch, zero weights) gives a NaN loss; the gradient
+    is zeros when every row is ignored (as torch) and NaN otherwise (zero
+    weights: 0/0); ``"sum"`` gives 0 and a zero gradient. Ignored rows are masked,
     so NaN or inf in their logits never leaks. A row whose logits contain
     NaN or +inf, or are all -inf, has a NaN loss (as torch); -inf at the
     target with finite others gives +inf. Terms with a zero coefficient
@@ -142,7 +143,10 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     out = reduce(loss, reduction, count, dtype)
     if not (return_grad or grad_out is not None):
         return out
-    return out, finish_grad(np.moveaxis(grad, -1, axis), reduction, count, dtype, grad_out)
+    grad_reduction = reduction
+    if reduction == "mean" and count == 0 and t.dtype.kind != "f" and np.all(ignored):
+        grad_reduction = "sum"   # every row ignored: the masked gradient is all 0
+    return out, finish_grad(np.moveaxis(grad, -1, axis), grad_reduction, count, dtype, grad_out)
 
 
 def _xent_indices(z, labels, ignored, w, eps, n_classes):
