@@ -1,0 +1,72 @@
+"""Regression tests of issue 10 (a hostile user's findings), one section per item.
+
+Tests that can hang or crash the interpreter (fork, small stacks, signals)
+run their case in a subprocess with a deadline, so a regression fails
+instead of hanging or killing the suite.
+"""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import fastxent
+from fastxent import reference
+
+_POSIX_FORK = hasattr(os, "fork") and sys.platform != "darwin"
+
+
+def _run_script(code, timeout=120, env=None):
+    """Runs `code` in a fresh interpreter in its own process group; on a
+    timeout the whole group (forked children included) is killed."""
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True,
+                            env=dict(os.environ, **(env or {})))
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(f"the subprocess did not finish within {timeout} s")
+    return proc.returncode, out, err
+
+
+# --------------------------------------------------------------------------
+# 1. fork after another library's OpenMP threads (torch's libgomp)
+
+_FORK_AFTER_TORCH = """
+import os, sys, numpy as np
+if {torch_first}:
+    import torch, fastxent
+else:
+    import fastxent, torch
+from fastxent import reference
+torch.set_num_threads(2)
+torch.exp(torch.randn(4_000_000))     # libgomp starts its workers here
+x = np.random.default_rng(0).standard_normal((600, 1000)).astype(np.float32)
+y = np.arange(600, dtype=np.int64) % 1000
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    loss = fastxent.cross_entropy(x, y)
+    os.write(w, repr(float(loss)).encode())
+    os._exit(0)
+os.close(w)
+_, status = os.waitpid(pid, 0)
+got = float(os.read(r, 100).decode())
+want = float(reference.cross_entropy(x, y))
+assert status == 0, status
+assert abs(got - want) <= 1e-6 * abs(want), (got, want)
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not _POSIX_FORK, reason="needs fork()")
+@pytest.mark.parametrize("torch_first", [True, False], ids=["torch-first", "fastxent-first"])
+def test_fork_after_torch_openmp_finishes(torch, torch_first):
+    rc, out, err = _run_script(_FORK_AFTER_TORCH.format(torch_first=torch_first), timeout=90)
+    assert rc == 0 and out.strip() == "ok", err
