@@ -204,8 +204,12 @@ static inline void FX_FN(xent_row_stats)(const FX_FN(xent_ctx) *k, const FX_T *x
         if (has_tail) {
             int64_t vl = FX_VL;
             FX_OPAQUE(vl);
+            /* lanes before nv are counted already; a short last chunk's
+             * vector reaches back into the previous chunk, which in place
+             * (g == x) already holds exps: select them out */
 #pragma omp simd reduction(max : cm)
-            for (int64_t l = 0; l < vl; l++) cm = xc[tb + l] > cm ? xc[tb + l] : cm;
+            for (int64_t l = 0; l < vl; l++)
+                cm = (tb + l >= nv && xc[tb + l] > cm) ? xc[tb + l] : cm;
         }
         if (cm > m) {
             /* while only -inf was seen, sums are 0 or non-finite: keep them */

@@ -70,3 +70,29 @@ print("ok")
 def test_fork_after_torch_openmp_finishes(torch, torch_first):
     rc, out, err = _run_script(_FORK_AFTER_TORCH.format(torch_first=torch_first), timeout=90)
     assert rc == 0 and out.strip() == "ok", err
+
+
+# --------------------------------------------------------------------------
+# 2. in-place softmax / log_softmax with a short last chunk
+
+
+def _short_tail_widths(dtype):
+    chunk = fastxent._kernels.build_info()["row_chunk"][np.dtype(dtype).name]
+    vl = 64 // np.dtype(dtype).itemsize          # widest vector (AVX-512) in lanes
+    return [chunk + 1, chunk + vl - 1, 2 * chunk + 3]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("func", [fastxent.softmax, fastxent.log_softmax])
+def test_in_place_equals_out_of_place_with_short_last_chunk(isa, rng, func, dtype):
+    for C in _short_tail_widths(dtype):
+        for x in (np.full((2, C), -100.0, dtype),
+                  (rng.standard_normal((3, C)) * 5).astype(dtype)):
+            want = func(x.copy())
+            inplace = x.copy()
+            got = func(inplace, out=inplace)
+            assert got is inplace
+            np.testing.assert_array_equal(got, want, err_msg=f"C={C}")
+            ref = getattr(reference, func.__name__)(x)
+            np.testing.assert_allclose(got, ref, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                                       atol=1e-30)
