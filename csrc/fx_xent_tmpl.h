@@ -580,25 +580,38 @@ static double FX_FN(xent_rows_strided)(
 /* Short contiguous rows: a within-row vector loop would be mostly tail and
  * horizontal reductions, so tiles of FX_TROWS rows are transposed into
  * class-major buffers (see fx_transpose_tmpl.h) and handled across rows by
- * xent_rows_strided; the gradient is transposed back. */
+ * xent_rows_strided; the gradient is transposed back. The buffers (up to
+ * 3 x 32 KiB) are taken from the heap once per block: on a thread's stack
+ * they overflow small stacks (musl's default is 128 KiB, Python threads may
+ * have 32 KiB). Without memory the tiles are read in place, strided, with
+ * the same arithmetic and the same bits. */
 static double FX_FN(xent_rows_short)(
     const FX_FN(xent_ctx) *k, int64_t n,
     const FX_T *x, int64_t xrs, const FX_T *y, int64_t yrs,
     const int64_t *lab, FX_T *lout, FX_T *g, int64_t grs)
 {
     const int64_t C = k->C;
-    FX_T xb[FX_TROWS * FX_SMALL_C], yb[FX_TROWS * FX_SMALL_C], gb[FX_TROWS * FX_SMALL_C];
+    const size_t tile = (size_t)FX_TROWS * FX_SMALL_C;
+    FX_T *xb = (FX_T *)malloc(tile * sizeof(FX_T) * (1 + (y != NULL) + (g != NULL)));
+    FX_T *yb = xb != NULL && y != NULL ? xb + tile : NULL;
+    FX_T *gb = xb != NULL && g != NULL ? xb + tile * (1 + (y != NULL)) : NULL;
     double total = 0.0;
     for (int64_t t0 = 0; t0 < n; t0 += FX_TROWS) {
         const int64_t nt = n - t0 < FX_TROWS ? n - t0 : FX_TROWS;
+        const int64_t *lt = lab != NULL ? lab + t0 : NULL;
+        FX_T *lo = lout != NULL ? lout + t0 : NULL;
+        if (xb == NULL) {
+            total += FX_FN(xent_rows_strided)(k, nt, x + t0 * xrs, xrs, 1,
+                                              y != NULL ? y + t0 * yrs : NULL, yrs, 1, lt, lo,
+                                              g != NULL ? g + t0 * grs : NULL, grs, 1);
+            continue;
+        }
         FX_FN(transpose)(x + t0 * xrs, xrs, xb, nt, nt, C);
         if (y != NULL) FX_FN(transpose)(y + t0 * yrs, yrs, yb, nt, nt, C);
-        total += FX_FN(xent_rows_strided)(k, nt, xb, 1, nt, y != NULL ? yb : NULL, 1, nt,
-                                          lab != NULL ? lab + t0 : NULL,
-                                          lout != NULL ? lout + t0 : NULL,
-                                          g != NULL ? gb : NULL, 1, nt);
+        total += FX_FN(xent_rows_strided)(k, nt, xb, 1, nt, yb, 1, nt, lt, lo, gb, 1, nt);
         if (g != NULL) FX_FN(transpose)(gb, nt, g + t0 * grs, grs, C, nt);
     }
+    free(xb);
     return total;
 }
 

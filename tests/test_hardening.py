@@ -96,3 +96,53 @@ def test_in_place_equals_out_of_place_with_short_last_chunk(isa, rng, func, dtyp
             ref = getattr(reference, func.__name__)(x)
             np.testing.assert_allclose(got, ref, rtol=1e-5 if dtype == np.float32 else 1e-12,
                                        atol=1e-30)
+
+
+# --------------------------------------------------------------------------
+# 3. kernels on a small thread stack
+
+_SMALL_STACK = """
+import threading, numpy as np, fastxent
+from fastxent import reference, _config
+failures = []
+def work():
+    try:
+        rng = np.random.default_rng(0)
+        for isa in _config.supported_isa_levels():
+            _config.set_isa(isa)
+            for dt in (np.float32, np.float64):
+                x = rng.standard_normal((64, 100)).astype(dt)
+                t = rng.dirichlet(np.ones(100), 64).astype(dt)
+                lab = rng.integers(0, 100, 64)
+                cases = [
+                    (fastxent.cross_entropy(x, t, return_grad=True)[1],
+                     reference.cross_entropy(x, t, return_grad=True)[1]),
+                    (fastxent.cross_entropy(x, lab, return_grad=True)[1],
+                     reference.cross_entropy(x, lab, return_grad=True)[1]),
+                    (fastxent.softmax(x), reference.softmax(x)),
+                    (fastxent.log_softmax(x), reference.log_softmax(x)),
+                    (fastxent.logsumexp(x), reference.logsumexp(x)),
+                    (fastxent.binary_cross_entropy_with_logits(x, t, return_grad=True)[1],
+                     reference.binary_cross_entropy_with_logits(x, t, return_grad=True)[1]),
+                    (fastxent.entropy(t), reference.entropy(t)),
+                    (fastxent.kl_divergence(t, t[::-1]), reference.kl_divergence(t, t[::-1])),
+                    (fastxent.log_loss(lab, t, labels=np.arange(100)),
+                     reference.log_loss(lab, t, labels=np.arange(100))),
+                ]
+                for got, want in cases:
+                    np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-7)
+    except BaseException as exc:
+        failures.append(repr(exc))
+threading.stack_size({size})
+th = threading.Thread(target=work)
+th.start()
+th.join()
+assert not failures, failures
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("kib", [32, 64])
+def test_kernels_run_on_a_small_thread_stack(kib):
+    rc, out, err = _run_script(_SMALL_STACK.format(size=kib * 1024))
+    assert rc == 0 and out.strip() == "ok", f"exit status {rc}: {err[-2000:]}"
