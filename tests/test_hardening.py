@@ -146,3 +146,30 @@ print("ok")
 def test_kernels_run_on_a_small_thread_stack(kib):
     rc, out, err = _run_script(_SMALL_STACK.format(size=kib * 1024))
     assert rc == 0 and out.strip() == "ok", f"exit status {rc}: {err[-2000:]}"
+
+
+# --------------------------------------------------------------------------
+# 4. log_loss with small and unsigned integer labels
+
+_P4 = [[.7, .1, .1, .1], [.1, .1, .1, .7], [.1, .7, .1, .1]]
+_LOG_LOSS_INT_CASES = [
+    (np.array([-100, 100, 0], np.int8), _P4, [-100, 0, 45, 100]),
+    (np.array([-100, 100, 0], np.int8), [[.7, .1, .2], [.1, .1, .8], [.1, .7, .2]], None),
+    (np.array([-100, 100, -100], np.int8), [[.7, .3], [.1, .9], [.6, .4]], [-100, 100]),
+    (np.array([-30000, 30000, 0], np.int16), [[.7, .1, .2], [.1, .1, .8], [.1, .7, .2]], None),
+    (np.array([0, 1, 255], np.uint8), [[.7, .1, .1, .1], [.1, .7, .1, .1], [.1, .1, .1, .7]],
+     [-1, 0, 1, 255]),
+    (np.array([2**63, 2**64 - 1, 2**63], np.uint64), [[.7, .3], [.1, .9], [.6, .4]],
+     np.array([2**63, 2**64 - 1], np.uint64)),
+    (np.array([2**63, 2**64 - 1, 5], np.uint64), [[.7, .2, .1], [.1, .1, .8], [.1, .6, .3]], None),
+    (np.array([2**63, 5, 5], np.uint64), [[.7, .2, .1], [.1, .1, .8], [.1, .6, .3]],
+     [-3, 5, 2**63]),
+]
+
+
+@pytest.mark.parametrize("y_true, y_prob, labels", _LOG_LOSS_INT_CASES,
+                         ids=[f"case{i}" for i in range(len(_LOG_LOSS_INT_CASES))])
+def test_log_loss_small_and_unsigned_integer_labels(y_true, y_prob, labels):
+    want = reference.log_loss(y_true, y_prob, labels=labels)
+    got = fastxent.log_loss(y_true, y_prob, labels=labels)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
