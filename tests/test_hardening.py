@@ -173,3 +173,52 @@ def test_log_loss_small_and_unsigned_integer_labels(y_true, y_prob, labels):
     want = reference.log_loss(y_true, y_prob, labels=labels)
     got = fastxent.log_loss(y_true, y_prob, labels=labels)
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------
+# 5. a zero coefficient against non-finite logits contributes exactly 0
+
+
+def _zero_weight_case(C, dtype, bad):
+    rng = np.random.default_rng(C)
+    x = rng.standard_normal((4, C)).astype(dtype)
+    x[1] = bad            # the row whose class weight is 0
+    x[3, 2] = bad         # a row with one bad logit, weight 0 too
+    y = np.array([0, 1, 2, 1])
+    w = np.ones(C, dtype)
+    w[1] = 0.0
+    return x, y, w
+
+
+@pytest.mark.parametrize("C", [5, 200, 5000])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("layout", ["rows", "columns"])
+def test_zero_weight_against_non_finite_logits(isa, C, bad, layout):
+    for dtype in (np.float32, np.float64):
+        x, y, w = _zero_weight_case(C, dtype, bad)
+        x[3, 2] = 0.0 if bad == -np.inf else x[3, 2]
+        if layout == "columns":        # class axis 0, strided kernel
+            xa, axis = np.ascontiguousarray(x.T), 0
+        else:
+            xa, axis = x, -1
+        got = fastxent.cross_entropy(xa, y, axis=axis, weight=w, reduction="none",
+                                     return_grad=True)
+        want = reference.cross_entropy(xa, y, axis=axis, weight=w, reduction="none",
+                                       return_grad=True)
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-5)
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-5, atol=1e-7)
+        assert got[0][1] == 0 and np.all(np.take(got[1], 1, axis=1 - (axis % 2)) == 0)
+
+
+@pytest.mark.parametrize("C", [5, 200])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_zero_soft_target_row_against_non_finite_logits(isa, C, bad):
+    x = np.random.default_rng(1).standard_normal((3, C))
+    t = np.random.default_rng(2).dirichlet(np.ones(C), 3)
+    x[1] = bad
+    t[1] = 0.0
+    got = fastxent.cross_entropy(x, t, reduction="none", return_grad=True)
+    want = reference.cross_entropy(x, t, reduction="none", return_grad=True)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-12, atol=1e-15)
+    assert got[0][1] == 0 and np.all(got[1][1] == 0)
