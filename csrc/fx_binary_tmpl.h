@@ -43,7 +43,8 @@ static inline __attribute__((always_inline)) FX_T FX_FN(bce_logits_chunk)(
             const FX_T inv = (FX_T)1 / ((FX_T)1 + e);
             const FX_T sig_pos = xv >= 0 ? inv : e * inv;   /* sigmoid(x) */
             const FX_T sig_neg = xv >= 0 ? e * inv : inv;   /* sigmoid(-x) */
-            FX_T gv = c1 * sig_pos - c2 * sig_neg;
+            /* a zero coefficient contributes exactly 0, even against NaN x */
+            FX_T gv = (c1 == 0 ? (FX_T)0 : c1 * sig_pos) - (c2 == 0 ? (FX_T)0 : c2 * sig_neg);
             if (has_w) gv = w[j] == 0 ? (FX_T)0 : w[j] * gv;
             g[j] = gsc * gv;
         }

@@ -222,3 +222,18 @@ def test_zero_soft_target_row_against_non_finite_logits(isa, C, bad):
     np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-12, atol=1e-15)
     assert got[0][1] == 0 and np.all(got[1][1] == 0)
+
+
+def test_bce_zero_coefficients_against_nan_logits(isa):
+    # y = 1 and pos_weight = 0: both coefficients of the element are 0
+    for dtype in (np.float32, np.float64):
+        x = np.array([[np.nan, 0.5, np.inf, -np.inf]], dtype)
+        y = np.ones_like(x)
+        pw = np.zeros(4, dtype)
+        got = fastxent.binary_cross_entropy_with_logits(x, y, pos_weight=pw, reduction="sum",
+                                                        return_grad=True)
+        want = reference.binary_cross_entropy_with_logits(x, y, pos_weight=pw,
+                                                          reduction="sum", return_grad=True)
+        assert got[0] == want[0] == 0
+        np.testing.assert_array_equal(got[1], want[1])
+
