@@ -237,3 +237,42 @@ def test_bce_zero_coefficients_against_nan_logits(isa):
         assert got[0] == want[0] == 0
         np.testing.assert_array_equal(got[1], want[1])
 
+
+# --------------------------------------------------------------------------
+# 9. undefined behaviour: misaligned labels, signed shifts in fx_math.h
+# (the shifts are checked by .ci/sanitize, whose UBSan build reported them
+# before the fix; here: NaN and negative inputs give NaN, unchanged)
+
+
+def test_misaligned_int64_labels_reach_the_kernel_aligned(monkeypatch):
+    x = np.random.default_rng(0).standard_normal((6, 7))
+    raw = np.zeros(6 * 8 + 1, np.uint8)
+    y = raw[1:].view(np.int64)
+    y[:] = [0, 1, 2, 3, 4, 5]
+    assert not y.flags.aligned
+    seen = []
+    real = fastxent._xent._kernels.xent
+
+    def spy(*args, **kw):
+        seen.append(args[11])          # the labels argument
+        return real(*args, **kw)
+
+    monkeypatch.setattr(fastxent._xent._kernels, "xent", spy)
+    got = fastxent.cross_entropy(x, y, reduction="none")
+    assert seen and seen[0] is not None and seen[0].flags.aligned
+    np.testing.assert_array_equal(got, fastxent.cross_entropy(x, y.copy(), reduction="none"))
+    np.testing.assert_allclose(got, reference.cross_entropy(x, y, reduction="none"), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_math_of_nan_and_negative_inputs(isa, dtype):
+    bad = np.array([np.nan, -np.nan, -1.0, -np.inf, -3e38, np.inf, -1e-30], dtype)
+    for fn, want in ((0, np.exp), (1, np.log), (2, np.log1p)):
+        out = np.empty_like(bad)
+        fastxent._kernels.math_eval(fn, bad, out)
+        with np.errstate(all="ignore"):
+            ref = want(bad)
+        np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
+        fin = np.isfinite(ref)
+        np.testing.assert_allclose(out[fin], ref[fin], rtol=1e-6)
+

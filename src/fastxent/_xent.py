@@ -26,13 +26,14 @@ _prod = math.prod
 
 
 def _labels_as_int64(t: np.ndarray) -> np.ndarray:
-    """Class labels as a contiguous int64 array (a copy unless already so)."""
+    """Class labels as an aligned, contiguous int64 array (a copy unless
+    already so: the kernels read them as int64_t, which must be aligned)."""
     if t.dtype.kind == "u" and t.dtype.itemsize == 8 and t.size and t.max() > _I64_MAX:
         flat = int(np.argmax(t.reshape(-1) > _I64_MAX))
         raise IndexError(
             f"target: class index {t.reshape(-1)[flat]} at position "
             f"{tuple(int(i) for i in np.unravel_index(flat, t.shape))} is out of range")
-    return np.ascontiguousarray(t, dtype=_INT64)
+    return np.require(t, _INT64, ["C_CONTIGUOUS", "ALIGNED"])
 
 
 def _raise_bad_label(t: np.ndarray, bad: int, C: int, ignore_index) -> None:
@@ -201,7 +202,8 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
         y, lay = layout_of(y, ax)
         ys = lay[3:]
     else:
-        labels = t if (t.dtype == _INT64 and t.flags.c_contiguous) else _labels_as_int64(t)
+        labels = (t if (t.dtype == _INT64 and t.flags.c_contiguous and t.flags.aligned)
+                  else _labels_as_int64(t))
         if ignore != -100 and (ignore > _I64_MAX or ignore < -_I64_MAX - 1):
             # cannot equal any int64 label; any stand-in outside [0, C) works
             # as long as no label takes its value
