@@ -114,8 +114,8 @@ typedef struct {
 
 /* Adds sum v_c (shift - x_c) and sum v_c of a chunk to *tacc, *aacc; a zero
  * v_c contributes exactly 0, even against x_c = -inf. Inlined with constant
- * flags, so each target kind is a plain vector loop; sums in FX_T over
- * FX_SUB entries (16 lanes each), then in float64. */
+ * flags, so each target kind is a plain vector loop; terms and sums in
+ * float64 (in float32, shift - x_c and the sums overflow near FLT_MAX). */
 static inline FX_ALWAYS_INLINE void FX_FN(tacc_chunk)(
     const FX_T *xc, const FX_T *yc, const FX_T *wc, int64_t n, FX_T shift,
     FX_T one_m_eps, FX_T eps_c, const int soft, const int has_w,
@@ -125,12 +125,12 @@ static inline FX_ALWAYS_INLINE void FX_FN(tacc_chunk)(
     double t = 0.0, a = 0.0;
     for (int64_t s0 = 0; s0 < nv; s0 += FX_SUB) {
         const int64_t s1 = nv - s0 < FX_SUB ? nv : s0 + FX_SUB;
-        FX_T ct = 0, ca = 0;
+        double ct = 0, ca = 0;
 #pragma omp simd reduction(+ : ct, ca)
         for (int64_t j = s0; j < s1; j++) {
             const FX_T v = FX_TARGET_V(j);
-            ca += v;
-            ct += v == 0 ? (FX_T)0 : v * (shift - xc[j]);
+            ca += (double)v;
+            ct += v == 0 ? 0.0 : (double)v * ((double)shift - (double)xc[j]);
         }
         t += (double)ct;
         a += (double)ca;
@@ -138,12 +138,12 @@ static inline FX_ALWAYS_INLINE void FX_FN(tacc_chunk)(
     if (nv < n) {
         int64_t vl = FX_VL;
         FX_OPAQUE(vl);
-        FX_T ct = 0, ca = 0;
+        double ct = 0, ca = 0;
 #pragma omp simd reduction(+ : ct, ca)
         for (int64_t l = 0; l < vl; l++) {
             const FX_T v = tb + l >= nv ? FX_TARGET_V(tb + l) : (FX_T)0;
-            ca += v;
-            ct += v == 0 ? (FX_T)0 : v * (shift - xc[tb + l]);
+            ca += (double)v;
+            ct += v == 0 ? 0.0 : (double)v * ((double)shift - (double)xc[tb + l]);
         }
         t += (double)ct;
         a += (double)ca;
@@ -474,7 +474,8 @@ static double FX_FN(xent_rows_strided)(
     for (int64_t t0 = 0; t0 < n; t0 += FX_TILE) {
         const int64_t nt = n - t0 < FX_TILE ? n - t0 : FX_TILE;
         const FX_T *xt = x + t0 * xrs;
-        FX_T m[FX_TILE], ps[FX_TILE], pn[FX_TILE], pt[FX_TILE], pa[FX_TILE];
+        FX_T m[FX_TILE], ps[FX_TILE], pn[FX_TILE];
+        double pt[FX_TILE], pa[FX_TILE];   /* float64: see tacc_chunk */
         double small[FX_TILE], ties[FX_TILE], tacc[FX_TILE], aacc[FX_TILE];
         double ls[FX_TILE], av[FX_TILE], lse[FX_TILE];
         for (int64_t j = 0; j < nt; j++) {
@@ -511,14 +512,14 @@ static double FX_FN(xent_rows_strided)(
 #pragma omp simd
                         for (int64_t j = 0; j < nt; j++) {
                             FX_T v = (one_m_eps * yc[j * yrs] + eps_c) * wc;
-                            pa[j] += v;
-                            pt[j] += v == 0 ? (FX_T)0 : v * (m[j] - xc[j * xrs]);
+                            pa[j] += (double)v;
+                            pt[j] += v == 0 ? 0.0 : (double)v * ((double)m[j] - (double)xc[j * xrs]);
                         }
                     } else {
 #pragma omp simd
                         for (int64_t j = 0; j < nt; j++) {
-                            pa[j] += wc;
-                            pt[j] += wc == 0 ? (FX_T)0 : wc * (m[j] - xc[j * xrs]);
+                            pa[j] += (double)wc;
+                            pt[j] += wc == 0 ? 0.0 : (double)wc * ((double)m[j] - (double)xc[j * xrs]);
                         }
                     }
                 }
