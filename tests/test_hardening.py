@@ -339,3 +339,99 @@ def test_math_of_nan_and_negative_inputs(isa, dtype):
         np.testing.assert_allclose(out[fin], ref[fin], rtol=1e-6)
 
 
+
+# --------------------------------------------------------------------------
+# 10. unclear or inconsistent errors
+
+
+def test_thread_counts_are_bounded_with_a_clear_error():
+    x = np.zeros((4, 3))
+    for n in (2000, 2**31, 2**64):
+        with pytest.raises(ValueError, match="num_threads: expected at most"):
+            fastxent.cross_entropy(x, np.zeros(4, np.int64), num_threads=n)
+        with pytest.raises(ValueError, match="n: expected at most"):
+            fastxent.set_num_threads(n)
+    assert fastxent.softmax(x, num_threads=fastxent._threads.MAX_THREADS).shape == x.shape
+
+
+def test_uint64_label_equal_to_a_huge_ignore_index_is_ignored():
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    y = np.array([1, 2**64 - 1, 3], np.uint64)
+    for red in ("mean", "sum", "none"):
+        got = fastxent.cross_entropy(x, y, ignore_index=2**64 - 1, reduction=red)
+        want = reference.cross_entropy(x, y, ignore_index=2**64 - 1, reduction=red)
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    with pytest.raises(IndexError, match="18446744073709551614"):
+        fastxent.cross_entropy(x, np.array([1, 2**64 - 2, 3], np.uint64),
+                               ignore_index=2**64 - 1)
+
+
+def test_ragged_nested_lists_name_the_argument():
+    with pytest.raises(ValueError, match="^x: "):
+        fastxent.softmax([[1.0, 2.0], [3.0]])
+    with pytest.raises(ValueError, match="^logits: "):
+        fastxent.cross_entropy([[1.0, 2.0], [3.0]], [0, 1])
+    with pytest.raises(ValueError, match="^target: "):
+        fastxent.cross_entropy([[1.0, 2.0], [3.0, 4.0]], [[0.5, 0.5], [1.0]])
+    with pytest.raises(ValueError, match="^target: "):
+        fastxent.binary_cross_entropy_with_logits([[1.0, 2.0], [3.0, 4.0]], [[1.0, 0.0], [1.0]])
+
+
+def test_float_axis_is_rejected_everywhere():
+    x = np.zeros((2, 3))
+    for call in (lambda: fastxent.cross_entropy(x, np.zeros(2, np.int64), axis=-1.0),
+                 lambda: fastxent.softmax(x, axis=-1.0),
+                 lambda: fastxent.logsumexp(x, axis=-1.0)):
+        with pytest.raises(ValueError, match="axis: expected an integer"):
+            call()
+
+
+def _misaligned(shape, dtype):
+    raw = np.zeros(int(np.prod(shape)) * np.dtype(dtype).itemsize + 1, np.uint8)
+    a = raw[1:].view(dtype).reshape(shape)
+    assert not a.flags.aligned
+    return a
+
+
+def test_misaligned_grad_out_is_taken_like_out():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 7))
+    y = rng.integers(0, 7, 5)
+    g = _misaligned(x.shape, x.dtype)
+    loss, grad = fastxent.cross_entropy(x, y, grad_out=g)
+    assert grad is g
+    want = fastxent.cross_entropy(x, y, return_grad=True)
+    assert loss == want[0]
+    np.testing.assert_array_equal(g, want[1])
+    t = (x > 0).astype(x.dtype)
+    g2 = _misaligned(x.shape, x.dtype)
+    loss2, grad2 = fastxent.binary_cross_entropy_with_logits(x, t, grad_out=g2)
+    assert grad2 is g2
+    np.testing.assert_array_equal(g2, fastxent.binary_cross_entropy_with_logits(
+        x, t, return_grad=True)[1])
+    out = _misaligned(x.shape, x.dtype)
+    np.testing.assert_array_equal(fastxent.softmax(x, out=out), fastxent.softmax(x))
+
+
+def test_object_arrays_holding_none_are_an_error():
+    with pytest.raises(ValueError, match=r"logits: .*None at position \(0, 1\)"):
+        fastxent.cross_entropy(np.array([[1.0, None]], dtype=object), [0])
+    with pytest.raises(ValueError, match="x: .*None"):
+        fastxent.softmax(np.array([1.0, None, 2.0], dtype=object))
+    with pytest.raises(ValueError, match="weight: .*None"):
+        fastxent.cross_entropy(np.zeros((1, 2)), [0], weight=np.array([1.0, None], dtype=object))
+
+
+@pytest.mark.parametrize("C", [5, 300])
+def test_loss_does_not_depend_on_the_grad_out_layout(isa, C):
+    rng = np.random.default_rng(C)
+    for dtype in (np.float32, np.float64):
+        x = rng.standard_normal((64, C)).astype(dtype) * 4
+        y = rng.integers(0, C, 64)
+        for kw in ({}, {"label_smoothing": 0.1}):
+            want = fastxent.cross_entropy(x, y, **kw)
+            g = np.empty(x.shape, dtype, order="F")
+            loss, grad = fastxent.cross_entropy(x, y, grad_out=g, **kw)
+            assert loss == want, (dtype, kw)
+            np.testing.assert_array_equal(grad, fastxent.cross_entropy(x, y, return_grad=True,
+                                                                       **kw)[1])

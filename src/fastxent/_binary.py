@@ -6,6 +6,7 @@ import numpy as np
 from . import _kernels
 from ._threads import resolve as _resolve_threads
 from ._validation import (
+    as_array,
     as_float_array,
     c_contiguous,
     check_fraction,
@@ -19,7 +20,7 @@ def _prepare(first, target, first_name, weight, pos_weight, grad_out):
     """Common checks: (x, y, (w, ws_row, ws_col), (pw, ...), dtype)."""
     x = c_contiguous(as_float_array(first, first_name))
     dt = x.dtype
-    t = np.asarray(target)
+    t = as_array(target, "target")
     if t.shape != x.shape:
         raise ValueError(
             f"target: expected the {first_name}' shape {x.shape}, got {t.shape}")
@@ -43,7 +44,7 @@ def _finish(red, total, n, loss_out, dt):
 
 
 def _grad_buffer(grad_out, x):
-    if grad_out is not None and grad_out.flags.c_contiguous:
+    if grad_out is not None and grad_out.flags.c_contiguous and grad_out.flags.aligned:
         return grad_out
     return np.empty(x.shape, dtype=x.dtype)
 

@@ -26,8 +26,13 @@ def as_float_array(a, name: str, dtype: Optional[np.dtype] = None) -> np.ndarray
     float16 becomes float32; integers and booleans become float64 (or
     `dtype` when given). The input is never modified: a conversion copies.
     """
-    arr = np.asarray(a)
+    arr = as_array(a, name)
     if arr.dtype.kind == "O":  # e.g. Decimal or mixed Python numbers, as the reference
+        none = np.flatnonzero(np.fromiter((v is None for v in arr.flat), bool, arr.size))
+        if none.size:
+            pos = tuple(int(i) for i in np.unravel_index(none[0], arr.shape))
+            raise ValueError(f"{name}: expected a real numeric array, got None at "
+                             f"position {pos}")
         try:
             arr = arr.astype(np.float64)
         except (TypeError, ValueError):
@@ -52,6 +57,15 @@ def as_float_array(a, name: str, dtype: Optional[np.dtype] = None) -> np.ndarray
     if dt != target or not arr.flags.aligned or not dt.isnative:
         arr = arr.astype(target.newbyteorder("="), copy=True)
     return arr
+
+
+def as_array(a, name: str) -> np.ndarray:
+    """np.asarray(a), with NumPy's complaint about ragged nested sequences
+    naming the argument."""
+    try:
+        return np.asarray(a)
+    except ValueError as exc:
+        raise ValueError(f"{name}: cannot be made an array ({exc})") from None
 
 
 def c_contiguous(a: np.ndarray) -> np.ndarray:
@@ -147,8 +161,6 @@ def check_grad_out(grad_out, shape, dtype, inputs, name: str = "grad_out") -> np
         raise ValueError(f"{name}: expected dtype {dtype}, got {grad_out.dtype}")
     if not grad_out.flags.writeable:
         raise ValueError(f"{name}: the array is read-only")
-    if not grad_out.flags.aligned:
-        raise ValueError(f"{name}: the array is not aligned")
     for other_name, other in inputs:
         if isinstance(other, np.ndarray) and np.may_share_memory(grad_out, other):
             raise ValueError(f"{name}: overlaps the memory of {other_name}")

@@ -8,6 +8,7 @@ import numpy as np
 from . import _kernels
 from ._threads import resolve as _resolve_threads
 from ._validation import (
+    as_array,
     as_float_array,
     as_outer_class_inner,
     check_fraction,
@@ -20,19 +21,26 @@ from ._validation import (
 
 _INT64 = np.dtype(np.int64)
 _I64_MAX = int(np.iinfo(np.int64).max)
+_I64_MIN = -_I64_MAX - 1
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)   # NumPy's singletons
 _REDUCTIONS = ("mean", "sum", "none")
 _prod = math.prod
 
 
-def _labels_as_int64(t: np.ndarray) -> np.ndarray:
+def _labels_as_int64(t: np.ndarray, ignore: int) -> np.ndarray:
     """Class labels as an aligned, contiguous int64 array (a copy unless
     already so: the kernels read them as int64_t, which must be aligned)."""
     if t.dtype.kind == "u" and t.dtype.itemsize == 8 and t.size and t.max() > _I64_MAX:
-        flat = int(np.argmax(t.reshape(-1) > _I64_MAX))
-        raise IndexError(
-            f"target: class index {t.reshape(-1)[flat]} at position "
-            f"{tuple(int(i) for i in np.unravel_index(flat, t.shape))} is out of range")
+        big = t > _I64_MAX
+        bad = big & (t != ignore) if ignore > _I64_MAX else big
+        if bad.any():
+            flat = int(np.argmax(bad.reshape(-1)))
+            raise IndexError(
+                f"target: class index {t.reshape(-1)[flat]} at position "
+                f"{tuple(int(i) for i in np.unravel_index(flat, t.shape))} is out of range")
+        # they equal ignore_index, which cross_entropy replaces by this stand-in
+        labels = np.where(big, _I64_MIN, t.astype(_INT64))
+        return np.require(labels, _INT64, ["C_CONTIGUOUS", "ALIGNED"])
     return np.require(t, _INT64, ["C_CONTIGUOUS", "ALIGNED"])
 
 
@@ -141,7 +149,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     ndim = x.ndim
     if ndim == 0:
         raise ValueError("logits: expected at least 1 dimension (the class axis), got a scalar")
-    ax = ndim - 1 if axis == -1 else normalize_axis(axis, ndim)
+    ax = ndim - 1 if (type(axis) is int and axis == -1) else normalize_axis(axis, ndim)
     dt = x.dtype
     shape = x.shape
     C = shape[ax]
@@ -155,7 +163,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     ignore = ignore_index if type(ignore_index) is int else check_int(ignore_index, "ignore_index")
     nthreads = _resolve_threads(num_threads)
 
-    t = target if type(target) is np.ndarray else np.asarray(target)
+    t = target if type(target) is np.ndarray else as_array(target, "target")
     row_shape = shape[:ax] + shape[ax + 1:]
     kind = t.dtype.kind
     if kind in "iu":
@@ -203,13 +211,13 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
         ys = lay[3:]
     else:
         labels = (t if (t.dtype == _INT64 and t.flags.c_contiguous and t.flags.aligned)
-                  else _labels_as_int64(t))
+                  else _labels_as_int64(t, ignore))
         if ignore != -100 and (ignore > _I64_MAX or ignore < -_I64_MAX - 1):
             # cannot equal any int64 label; any stand-in outside [0, C) works
             # as long as no label takes its value
-            ignore = -_I64_MAX - 1
-            hit = np.flatnonzero(labels.reshape(-1) == ignore)
-            if hit.size:
+            ignore = _I64_MIN
+            hit = np.flatnonzero(t.reshape(-1) == ignore) if t.dtype.kind == "i" else ()
+            if len(hit):
                 _raise_bad_label(t, int(hit[0]), C, ignore_index)
 
     loss_out = np.empty(row_shape, dtype=dt) if red == "none" else None
@@ -220,9 +228,13 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
             check_grad_out(grad_out, shape, dt,
                            (("logits", logits), ("target", target), ("weight", weight)))
         grad = grad_out if grad_out is not None else np.empty_like(x)
-        lay = as_outer_class_inner(grad, ax)
-        if lay is None:  # strides no single walk fits: a C-ordered temporary, copied at the end
-            grad = np.empty(shape, dtype=dt)
+        lay = as_outer_class_inner(grad, ax) if grad.flags.aligned else None
+        # the kernel is chosen by the class strides: a gradient whose class
+        # stride is not 1 where the inputs' is would change the loss's bits
+        if lay is not None and lay[4] != 1 and xsc == 1 and (y is None or ys[1] == 1):
+            lay = None
+        if lay is None:  # a temporary laid out like x, copied at the end
+            grad = np.empty_like(x)
             lay = as_outer_class_inner(grad, ax)
         gs = lay[3:]
 
