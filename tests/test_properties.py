@@ -82,6 +82,21 @@ def _assert_same(got, want, dtype, atol_scale=1.0):
     np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol * atol_scale, equal_nan=True)
 
 
+def _scale(x):
+    """The largest finite |x| (at least 1): the absolute error scale of a loss."""
+    return max(1.0, float(np.nanmax(np.abs(np.where(np.isfinite(x), x, 0)), initial=1)))
+
+
+def _assert_loss(res, x, with_grad):
+    got, want = res
+    dt = np.asarray(want[0] if with_grad else want).dtype
+    if with_grad:
+        _assert_same(got[0], want[0], dt, atol_scale=_scale(x))
+        _assert_same(got[1], want[1], dt, atol_scale=1e-2)
+    else:
+        _assert_same(got, want, dt, atol_scale=_scale(x))
+
+
 def _both(fn_name, *args, **kwargs):
     """(fastxent's result, the reference's) or both raise the same type."""
     try:
@@ -108,8 +123,7 @@ def test_row_functions_match_reference(isa, fn_name, data):
         return
     got, want = res
     dt = np.asarray(want).dtype
-    _assert_same(got, want, dt, atol_scale=1e-3 if fn_name == "softmax" else
-                 max(1.0, float(np.nanmax(np.abs(np.where(np.isfinite(x), x, 0)), initial=1))))
+    _assert_same(got, want, dt, atol_scale=1e-3 if fn_name == "softmax" else _scale(x))
     if fn_name != "logsumexp" and x.dtype == dt and x.flags.writeable:
         inplace = np.array(x)        # aligned, native copy of the same values
         out = getattr(fastxent, fn_name)(inplace, axis=axis, out=inplace)
@@ -159,14 +173,7 @@ def test_cross_entropy_matches_reference(isa, problem):
     res = _both("cross_entropy", x, target, **kw)
     if res is None:
         return
-    got, want = res
-    dt = np.asarray(want[0] if kw["return_grad"] else want).dtype
-    scale = max(1.0, float(np.nanmax(np.abs(np.where(np.isfinite(x), x, 0)), initial=1)))
-    if kw["return_grad"]:
-        _assert_same(got[0], want[0], dt, atol_scale=scale)
-        _assert_same(got[1], want[1], dt, atol_scale=1e-2)
-    else:
-        _assert_same(got, want, dt, atol_scale=scale)
+    _assert_loss(res, x, kw["return_grad"])
 
 
 @st.composite
@@ -197,14 +204,7 @@ def test_binary_functions_match_reference(isa, fn_name, data):
     res = _both(fn_name, x, t, **kw)
     if res is None:
         return
-    got, want = res
-    dt = np.asarray(want[0] if kw["return_grad"] else want).dtype
-    scale = max(1.0, float(np.nanmax(np.abs(np.where(np.isfinite(x), x, 0)), initial=1)))
-    if kw["return_grad"]:
-        _assert_same(got[0], want[0], dt, atol_scale=scale)
-        _assert_same(got[1], want[1], dt, atol_scale=1e-2)
-    else:
-        _assert_same(got, want, dt, atol_scale=scale)
+    _assert_loss(res, x, kw["return_grad"])
 
 
 @pytest.mark.parametrize("fn_name", ["entropy", "kl_divergence"])
