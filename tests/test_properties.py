@@ -23,7 +23,10 @@ from hypothesis.extra import numpy as hnp  # noqa: E402
 import fastxent  # noqa: E402
 from fastxent import reference  # noqa: E402
 
-from _layouts import relayout as _relayout  # noqa: E402
+try:  # the shared test helpers (tests/_helpers.py on main, tests/_layouts.py before)
+    from _helpers import relayout as _relayout  # noqa: E402
+except ImportError:
+    from _layouts import relayout as _relayout  # noqa: E402
 
 
 def relayout(a, how):
