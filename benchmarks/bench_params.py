@@ -4,9 +4,9 @@ import importlib.util
 
 import pytest
 
-from fastxent import _threads
+from fastxent.bench import usable_cpus
 
-ALL_THREADS = _threads.usable_cpus()
+ALL_THREADS = usable_cpus()
 THREADS = sorted({1, ALL_THREADS})
 _THREADED = {"fastxent", "torch"}
 _MODULE = {"torch": "torch", "scipy": "scipy", "sklearn": "sklearn"}

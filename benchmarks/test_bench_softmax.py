@@ -1,9 +1,5 @@
 """log_softmax, softmax and logsumexp along the last axis."""
-import functools
-
 import pytest
-
-from fastxent import _bench
 
 from bench_params import impl_params, shape_id
 
@@ -15,4 +11,4 @@ IMPLS = impl_params("fastxent", "reference", "torch", "scipy")
 @pytest.mark.parametrize("impl,threads", IMPLS)
 @pytest.mark.parametrize("func", ["log_softmax", "softmax", "logsumexp"])
 def test_rowwise_f32(bench_case, func, impl, threads, shape):
-    bench_case(functools.partial(_bench.rowwise_case, func), shape, impl, threads)
+    bench_case(func, shape, impl, threads)

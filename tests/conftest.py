@@ -2,27 +2,27 @@
 
 * ``isa``: every test that takes it runs once per ISA variant this CPU can
   execute (baseline/SSE2, avx2, avx512), switched in-process with
-  ``fastxent._config.set_isa`` and restored afterwards.
-* ``torch``: PyTorch, or a clean skip when it is not installed.
+  ``set_isa`` of the package's config module (imported in tests/_helpers.py)
+  and restored afterwards.
+* ``torch``, ``special`` (scipy.special), ``sk_log_loss``
+  (sklearn.metrics.log_loss): the peer library, or a clean skip when it is
+  not installed.
 * ``rng``: a NumPy Generator seeded from the test's id, so every test gets
   its own reproducible stream.
 
 The package is imported lazily enough that ``tests/test_reference.py`` (which
-loads the reference from its file) still runs when the extension is broken.
+loads the reference from its directory) still runs when the extension is broken.
+Shared helpers (comparisons, layouts, the private names) live in
+``tests/_helpers.py``.
 """
 import zlib
 
 import numpy as np
 import pytest
 
-try:
-    from fastxent import _config as _fx_config
-    ISA_LEVELS = tuple(_fx_config.supported_isa_levels())
-    _IMPORT_ERROR = None
-except ImportError as exc:  # the extension is not built or broken
-    _fx_config = None
-    ISA_LEVELS = ("unavailable",)
-    _IMPORT_ERROR = exc
+from _helpers import IMPORT_ERROR as _IMPORT_ERROR, fx_config as _fx_config
+
+ISA_LEVELS = tuple(_fx_config.supported_isa_levels()) if _fx_config else ("unavailable",)
 
 
 @pytest.fixture(params=ISA_LEVELS)
@@ -42,6 +42,16 @@ def isa(request):
 @pytest.fixture(scope="session")
 def torch():
     return pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="session")
+def special():
+    return pytest.importorskip("scipy.special")
+
+
+@pytest.fixture(scope="session")
+def sk_log_loss():
+    return pytest.importorskip("sklearn.metrics").log_loss
 
 
 @pytest.fixture

@@ -1,24 +1,18 @@
-"""`python -m fastxent bench`: the command line, its JSON, and the honesty of
-its table (mismatches and missing functions are shown, never hidden)."""
+"""`python -m fastxent bench` (fastxent.bench.cli) and the package as a whole:
+the command line, its JSON and Markdown, its errors, and that importing
+fastxent stays free of the bench and its optional dependencies."""
 import json
-import math
 import subprocess
 import sys
 import types
 
-import numpy as np
 import pytest
 
-import fastxent
-from fastxent import _bench
+import fastxent.bench
 from fastxent.__main__ import main
+from fastxent.bench import cli
 
 SMALL_CASE = "xent-f32-64x10"
-TINY = _bench.Settings(target=0.002, min_repeats=3, max_repeats=5, min_sample=1e-4, quick=True)
-
-
-def _quiet(*args, **kwargs):
-    pass
 
 
 @pytest.fixture(scope="module")
@@ -92,121 +86,47 @@ def test_config_command(capsys):
     assert "fastxent" in out and "isa" in out
 
 
-def test_select_cases():
-    cases = _bench.standard_cases()
-    ids = [c.id for c in cases]
-    assert len(ids) == len(set(ids))
-    assert [c.id for c in _bench.select_cases(cases, SMALL_CASE)] == [SMALL_CASE]
-    some = _bench.select_cases(cases, "8192x1000, log_loss")
-    assert len(some) > 2 and all("8192x1000" in c.id or "log_loss" in c.id for c in some)
-    assert _bench.select_cases(cases, "no-such-case") == []
-    assert any(c.quick for c in cases)
+def test_list_names_every_standard_case(capsys):
+    assert main(["bench", "--list"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert listed == [c.id for c in fastxent.bench.standard_cases()]
 
 
-def test_compare():
-    a = (np.array([1.0, 2.0, np.nan]),)
-    assert _bench.compare(a, a, 1e-3) == (True, 0.0)
-    ok, err = _bench.compare((np.array([1.0, 2.1, np.nan]),), a, 1e-3)
-    assert not ok and err == pytest.approx(0.05)
-    assert not _bench.compare((np.float32(1.0),), (np.float32(1.0), np.zeros(2)), 1e-3)[0]
-    assert not _bench.compare((np.zeros(3),), (np.zeros(4),), 1e-3)[0]
+@pytest.mark.parametrize("argv,message", [
+    (["--cases", "no-such-case"], "no case matches 'no-such-case'"),
+    (["--impls", "torch,numba"], "unknown --impls ['numba']"),
+    (["--threads", "0"], "--threads: expected comma-separated positive integers, got '0'"),
+    (["--threads", "two"], "got 'two'"),
+])
+def test_bad_arguments_exit_2_with_a_message(argv, message, capsys):
+    assert main(["bench"] + argv) == 2
+    assert message in capsys.readouterr().err
 
 
-def test_format_time():
-    assert _bench.format_time(2e-3) == "2.00 ms"
-    assert _bench.format_time(1.234e-5) == "12.3 us"
-    assert _bench.format_time(175.2e-3) == "175 ms"
-    assert _bench.format_time(None) == "-"
-
-
-def _tiny_case(func="cross_entropy", impls=None):
-    def make(D):
-        return {"x": _bench.logits(D, (8, 5)), "t": _bench.labels(D, 8, 5)}
-    if impls is None:
-        impls = (_bench._fx(func, "x", "t"), _bench._ref("cross_entropy", "x", "t"))
-    return _bench.Case(f"tiny-{func}", func, (8, 5), "float32", make, impls,
-                       {"exp": 40}, 8 * 5 * 4 + 64)
-
-
-def test_mismatch_is_marked_not_hidden():
-    wrong = _bench.Impl("reference", False, lambda d, t: (lambda: np.float32(99.0)),
-                        "wrong on purpose")
-    case = _tiny_case(impls=(_bench._fx("cross_entropy", "x", "t"), wrong))
-    report = _bench.run_suite([case], [1], TINY, impls=["reference"], progress=_quiet)
-    peer = [r for r in report["results"] if r["impl"] == "reference"]
-    assert peer and peer[0]["check"] == "MISMATCH"
-    assert "MISMATCH" in _bench.format_report(report)
-
-
-def test_missing_function_is_skipped_with_a_note():
-    case = _tiny_case(func="no_such_function")
-    report = _bench.run_suite([case], [1], TINY, impls=["reference"], progress=_quiet)
-    assert report["results"] == []
-    assert "does not exist yet" in report["skipped"][case.id]
-    assert "skipped tiny-no_such_function" in _bench.format_report(report)
-
-
-def test_not_implemented_is_skipped_with_a_note():
-    def build(d, t):
-        def call():
-            raise NotImplementedError("lands later")
-        return call
-    case = _tiny_case(impls=(_bench.Impl("fastxent", True, build, "raises"),))
-    report = _bench.run_suite([case], [1], TINY, progress=_quiet)
-    assert report["results"] == []
-    assert "lands later" in report["skipped"][case.id]
-
-
-def test_failing_peer_is_reported():
-    def build(d, t):
-        def call():
-            raise RuntimeError("peer broke")
-        return call
-    case = _tiny_case(impls=(_bench._fx("cross_entropy", "x", "t"),
-                             _bench.Impl("reference", False, build, "raises")))
-    report = _bench.run_suite([case], [1], TINY, progress=_quiet)
-    peer = [r for r in report["results"] if r["impl"] == "reference"][0]
-    assert peer["check"] == "error" and "peer broke" in peer["error"]
-    text = _bench.format_report(report)
-    assert "ERROR: RuntimeError: peer broke" in text
-    json.dumps(_bench.jsonable(report), allow_nan=False)
-
-
-def test_thread_groups_and_scaling_table():
-    case = _tiny_case()
-    report = _bench.run_suite([case], [1, 2], TINY, impls=["reference"], progress=_quiet)
-    rows = report["results"]
-    assert [(r["impl"], r["threads"], r["threads_used"], r["reused"]) for r in rows] == [
-        ("fastxent", 1, 1, False), ("reference", 1, 1, False),
-        ("fastxent", 2, 2, False), ("reference", 2, 1, True)]
-    assert rows[2]["check"] == "same bits"
-    text = _bench.format_report(report)
-    assert "1*" in text and "thread scaling" in text
-    assert fastxent.get_num_threads() >= 1  # thread setting restored
+def test_parse_threads():
+    assert cli.parse_threads("2,1,2") == [2, 1]
+    assert cli.parse_threads(None) == sorted({1, fastxent.bench.usable_cpus()})
 
 
 def test_plot_without_matplotlib(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import raises ImportError
     args = types.SimpleNamespace(plot="x.png")
-    assert _bench.main(args) == 2
+    assert cli.main(args) == 2
     assert "needs matplotlib" in capsys.readouterr().err
 
 
-def test_plot(tmp_path):
-    pytest.importorskip("matplotlib")
-    report = _bench.run_suite([_tiny_case()], [1, 2], TINY, impls=["reference"], progress=_quiet)
-    path = tmp_path / "bench.png"
-    _bench.plot_report(report, str(path))
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+def test_public_names_exist():
+    for name in fastxent.bench.__all__:
+        assert hasattr(fastxent.bench, name), name
 
 
-def test_floor_formula():
-    case = _tiny_case()
-    floors = _bench.Floors({"exp/float32": 1e9}, {(case.bytes, 1): 1e12, (case.bytes, 2): 1e12}, 2)
-    t1, bound = floors.of(case, 1)
-    assert bound == "exp" and t1 == pytest.approx(40 / 1e9)
-    assert floors.of(case, 2)[0] == pytest.approx(t1 / 2)
-    slow_memory = _bench.Floors({"exp/float32": 1e9}, {(case.bytes, 1): 1e6}, 2)
-    t, bound = slow_memory.of(case, 1)
-    assert bound == "read" and t == pytest.approx(case.bytes / 1e6)
-    assert math.isfinite(t)
+@pytest.mark.parametrize("module,absent", [
+    ("fastxent", ("fastxent.bench", "matplotlib", "torch", "scipy", "sklearn")),
+    ("fastxent.bench.cli", ("matplotlib", "torch", "scipy", "sklearn")),
+])
+def test_imports_stay_lazy(module, absent):
+    code = (f"import sys, {module}; "
+            f"print(sorted(m for m in {absent!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert out.strip() == "[]"

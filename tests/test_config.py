@@ -1,24 +1,14 @@
 """show_config(), the FASTXENT_ISA switch and set_isa()."""
 import io
 import json
-import os
 import re
-import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest
 
 import fastxent
-from fastxent import _config
-
-
-def run_python(code, **env):
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
-                          env=dict(os.environ, **env), capture_output=True, text=True,
-                          timeout=60)
-    return proc
+from _helpers import fx_config as _config, fx_kernels, run_python
 
 
 def parse(text):
@@ -56,7 +46,7 @@ def test_show_config_writes_to_a_file_and_follows_set_num_threads():
 
 
 def test_show_config_openmp_matches_the_build():
-    info = fastxent._kernels.build_info()
+    info = fx_kernels.build_info()
     cfg = _config.config()
     assert cfg["openmp"] == info["openmp"]
     assert (cfg["openmp_version"] > 0) == info["openmp"]
@@ -77,7 +67,7 @@ def test_fastxent_isa_environment_variable(level):
 
 
 def test_fastxent_isa_is_case_and_space_insensitive():
-    proc = run_python("import fastxent; print(fastxent._config.ISA)", FASTXENT_ISA=" BaseLine ")
+    proc = run_python(f"import {_config.__name__} as c; print(c.ISA)", FASTXENT_ISA=" BaseLine ")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "baseline"
 
@@ -130,7 +120,7 @@ def test_set_isa():
             assert _config.set_isa(level) == level
             assert _config.ISA == level
             assert _config.config()["isa"] == level
-            assert fastxent._kernels.build_info()["isa"] == level
+            assert fx_kernels.build_info()["isa"] == level
         # a level the CPU lacks gives the best supported one
         best = _config.supported_isa_levels()[-1]
         assert _config.set_isa("avx512") == best

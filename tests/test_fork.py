@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import fastxent
+from _helpers import fx_config
 from fastxent import reference
 
 pytestmark = pytest.mark.skipif(
@@ -23,7 +24,7 @@ def _child(conn, x, y):
         loss = fastxent.cross_entropy(x, y, num_threads=2)
         grad = fastxent.cross_entropy(x, y, reduction="sum", return_grad=True, num_threads=2)[1]
         bce = fastxent.binary_cross_entropy_with_logits(x, (x > 0).astype(x.dtype), num_threads=2)
-        conn.send((loss, grad, bce, fastxent._config.config()["serial_after_fork"],
+        conn.send((loss, grad, bce, fx_config.config()["serial_after_fork"],
                    fastxent.get_num_threads()))
     finally:
         conn.close()

@@ -23,14 +23,11 @@ from hypothesis.extra import numpy as hnp  # noqa: E402
 import fastxent  # noqa: E402
 from fastxent import reference  # noqa: E402
 
-try:  # the shared test helpers (tests/_helpers.py on main, tests/_layouts.py before)
-    from _helpers import relayout as _relayout  # noqa: E402
-except ImportError:
-    from _layouts import relayout as _relayout  # noqa: E402
+from _helpers import relayout as _relayout  # noqa: E402
 
 
 def relayout(a, how):
-    """_layouts.relayout, but an empty array cannot be misaligned."""
+    """_helpers.relayout, but an empty array cannot be misaligned."""
     return a if (a.size == 0 and how == "misaligned") else _relayout(a, how)
 
 _PROFILE_EXAMPLES = {"dev": 10, "ci": 60, "sanitize": 5}

@@ -1,4 +1,4 @@
-"""Tests of fastxent._softmax: log_softmax, softmax and logsumexp, against the
+"""Tests of the softmax family: log_softmax, softmax and logsumexp, against the
 NumPy reference (the float64 oracle) and scipy.special, for every ISA level,
 dtype, axis and memory layout, the row conventions for NaN / +-inf, and the
 `out=` argument.
@@ -15,44 +15,11 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastxent
-from _layouts import LAYOUTS, relayout
+from _helpers import (FLOAT_DTYPES as DTYPES, INF, LAYOUTS, NAN, AxisError, assert_close,
+                      fx_kernels, relayout, result_dtype, rtol_for)
 from fastxent import reference as R
 
-try:
-    from numpy.exceptions import AxisError
-except ImportError:  # NumPy < 1.25
-    AxisError = np.AxisError
-
-INF = np.inf
-NAN = np.nan
-DTYPES = (np.float16, np.float32, np.float64)
 FUNCS = ("log_softmax", "softmax", "logsumexp")
-
-
-def result_dtype(dtype):
-    return np.dtype(np.float64) if np.dtype(dtype) == np.float64 else np.dtype(np.float32)
-
-
-def rtol_for(dtype):
-    return 1e-11 if result_dtype(dtype) == np.float64 else 2e-5
-
-
-def assert_close(got, expected, rtol):
-    """Finite values within rtol (atol = rtol * max|expected| for arrays);
-    NaN and infinities exactly where the expectation has them."""
-    g = np.asarray(got, dtype=np.float64)
-    e = np.asarray(expected, dtype=np.float64)
-    assert g.shape == e.shape
-    np.testing.assert_array_equal(np.isnan(g), np.isnan(e))
-    inf = np.isinf(e)
-    np.testing.assert_array_equal(g[inf], e[inf])
-    fin = np.isfinite(e)
-    assert np.isfinite(g[fin]).all()
-    if fin.any():
-        atol = rtol * np.abs(e[fin]).max() if e.ndim else 0.0
-        if rtol > 1e-9:   # float32 results: nothing is relative below the normal range
-            atol = max(atol, float(np.finfo(np.float32).tiny))
-        np.testing.assert_allclose(g[fin], e[fin], rtol=rtol, atol=atol)
 
 
 def oracle(name, x, axis):
@@ -85,7 +52,7 @@ def make_x(rng, shape, axis, dtype):
     return np.ascontiguousarray(x).astype(dtype)
 
 
-_CHUNK = fastxent._kernels.build_info()["row_chunk"]["float32"]
+_CHUNK = fx_kernels.build_info()["row_chunk"]["float32"]
 
 # (shape, axis)
 CASES = [

@@ -4,32 +4,14 @@ num_threads, OMP_NUM_THREADS, CPU affinity and threadpoolctl's limits.
 Environment-dependent checks run in a fresh interpreter, because OpenMP reads
 OMP_NUM_THREADS once, when the runtime starts.
 """
-import json
 import os
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
 
 import fastxent
-from fastxent._threads import usable_cpus
+from _helpers import fx_kernels, run_python_json as run_python, usable_cpus
 
-
-
-def run_python(code, **env_changes):
-    """Run `code` in a fresh interpreter; return its stdout parsed as JSON."""
-    env = dict(os.environ)
-    for key, value in env_changes.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env,
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture
@@ -55,7 +37,7 @@ def test_set_and_get(restore_threads):
     assert fastxent.get_num_threads() == 2
     fastxent.set_num_threads(None)
     assert fastxent.get_num_threads() == min(usable_cpus(),
-                                             fastxent._kernels.omp_max_threads())
+                                             fx_kernels.omp_max_threads())
 
 
 @pytest.mark.parametrize("n", [0, -1, 1.5, "2", [2], float("nan")])
@@ -121,7 +103,7 @@ def test_respects_cpu_affinity():
 def test_threadpoolctl_openmp_limit(restore_threads):
     threadpoolctl = pytest.importorskip("threadpoolctl")
     info = [d for d in threadpoolctl.threadpool_info() if d.get("user_api") == "openmp"]
-    if not fastxent._kernels.build_info()["openmp"]:
+    if not fx_kernels.build_info()["openmp"]:
         pytest.skip("fastxent was built without OpenMP")
     if not info:
         pytest.skip("threadpoolctl does not find the OpenMP runtime fastxent links")
@@ -133,7 +115,7 @@ def test_threadpoolctl_openmp_limit(restore_threads):
         np.testing.assert_allclose(fastxent.cross_entropy(x, np.zeros(4096, dtype=np.int64)),
                                    np.log(16), rtol=1e-13, atol=0)
     assert fastxent.get_num_threads() == min(usable_cpus(),
-                                             fastxent._kernels.omp_max_threads())
+                                             fx_kernels.omp_max_threads())
     # an explicit setting is not overridden by the limit
     fastxent.set_num_threads(2)
     with threadpoolctl.threadpool_limits(1, user_api="openmp"):

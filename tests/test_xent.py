@@ -16,20 +16,18 @@ import numpy as np
 import pytest
 
 import fastxent
+from _helpers import (F16, F32, F64, LABEL_DTYPES, REDUCTIONS, AxisError, Unchanged,
+                      assert_oracle, assert_result_kind, fx_kernels, relayout, result_dtype,
+                      torch_cross_entropy)
 from fastxent import reference
-from fastxent._validation import AxisError
 
 try:
     from hypothesis import given, settings, strategies as st
 except ImportError:  # only the property test needs it
     given = settings = st = None
 
-F16, F32, F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 DTYPES = [F16, F32, F64]
-REDUCTIONS = ("mean", "sum", "none")
 SMOOTHINGS = (0.0, 0.1, 1.0)
-LABEL_DTYPES = [np.int8, np.int16, np.int32, np.int64,
-                np.uint8, np.uint16, np.uint32, np.uint64]
 
 fx = fastxent.cross_entropy
 
@@ -38,18 +36,10 @@ fx = fastxent.cross_entropy
 # helpers
 
 
-def compute_dtype(dtype):
-    return F64 if np.dtype(dtype) == F64 else F32
-
-
-def rtol_of(cdt):
-    return 1e-11 if cdt == F64 else 2e-5
-
-
 def oracle(logits, target, **kw):
     """The reference in float64 on the values fastxent computes with."""
     x = np.asarray(logits)
-    cdt = compute_dtype(x.dtype) if x.dtype.kind == "f" else F64
+    cdt = result_dtype(x.dtype) if x.dtype.kind == "f" else F64
     t = np.asarray(target)
     if t.dtype.kind == "f":
         t = t.astype(cdt).astype(np.float64)
@@ -57,48 +47,6 @@ def oracle(logits, target, **kw):
         kw["weight"] = np.asarray(kw["weight"]).astype(cdt).astype(np.float64)
     kw.pop("num_threads", None)
     return reference.cross_entropy(x.astype(cdt).astype(np.float64), t, **kw)
-
-
-def assert_close(got, want, cdt, what="loss", rtol=None):
-    """got (fastxent, dtype cdt) against want (oracle, float64).
-
-    Losses: relative. Gradients (`what` names a grad): absolute, as a
-    fraction of the largest |grad|.
-    NaN and inf must sit at the same places.
-    """
-    got_a = np.asarray(got)
-    want = np.asarray(want, dtype=np.float64)
-    assert got_a.dtype == cdt, f"{what}: dtype {got_a.dtype}, expected {cdt}"
-    assert got_a.shape == want.shape, f"{what}: shape {got_a.shape} vs {want.shape}"
-    rtol = rtol_of(cdt) if rtol is None else rtol
-    atol = 0.0
-    if "grad" in what:
-        finite = np.isfinite(want)
-        atol = rtol * float(np.max(np.abs(want[finite]), initial=0.0))
-    np.testing.assert_allclose(got_a.astype(np.float64), want, rtol=rtol, atol=atol,
-                               equal_nan=True, err_msg=what)
-
-
-def assert_result_kind(loss, reduction, row_shape, cdt):
-    if reduction == "none":
-        assert isinstance(loss, np.ndarray) and loss.shape == row_shape and loss.dtype == cdt
-    else:
-        assert isinstance(loss, np.generic) and not isinstance(loss, np.ndarray), type(loss)
-        assert loss.dtype == cdt
-
-
-class Unchanged:
-    """Snapshot of arrays (values, writeable flags) to check nothing was modified."""
-
-    def __init__(self, *arrays):
-        self.items = [(a, np.array(a, copy=True), a.flags.writeable)
-                      for a in arrays if isinstance(a, np.ndarray)]
-
-    def check(self):
-        for a, copy, writeable in self.items:
-            assert a.flags.writeable == writeable
-            assert a.dtype == copy.dtype and a.shape == copy.shape
-            np.testing.assert_array_equal(a, copy, strict=True)
 
 
 # layout name -> (logits shape, class axis)
@@ -121,7 +69,7 @@ def make_case(rng, shape, axis, dtype, kind, weighted=False, smoothing=0.0):
     logits = rng.normal(scale=2.0, size=shape).astype(dtype)
     if soft:
         target = np.moveaxis(rng.dirichlet(np.ones(C), size=row_shape), -1, axis)
-        target = target.astype(compute_dtype(dtype))
+        target = target.astype(result_dtype(dtype))
     else:
         target = rng.integers(0, C, size=row_shape)
         if target.ndim:
@@ -129,7 +77,7 @@ def make_case(rng, shape, axis, dtype, kind, weighted=False, smoothing=0.0):
             flat[1::4] = ignore            # some rows ignored
     kw = {"label_smoothing": smoothing}
     if weighted:
-        kw["weight"] = rng.uniform(0.2, 2.0, size=C).astype(compute_dtype(dtype))
+        kw["weight"] = rng.uniform(0.2, 2.0, size=C).astype(result_dtype(dtype))
     if ignore != -100:
         kw["ignore_index"] = ignore
     if axis != len(shape) - 1:
@@ -140,7 +88,7 @@ def make_case(rng, shape, axis, dtype, kind, weighted=False, smoothing=0.0):
 def check_against_oracle(logits, target, reductions=REDUCTIONS, check_plain=True, **kw):
     """fastxent == oracle for every reduction, with and without the gradient."""
     x = np.asarray(logits)
-    cdt = compute_dtype(x.dtype)
+    cdt = result_dtype(x.dtype)
     axis = kw.get("axis", -1) % x.ndim
     row_shape = x.shape[:axis] + x.shape[axis + 1:]
     keep = Unchanged(logits, target, kw.get("weight"))
@@ -148,12 +96,12 @@ def check_against_oracle(logits, target, reductions=REDUCTIONS, check_plain=True
         want, want_grad = oracle(logits, target, reduction=reduction, return_grad=True, **kw)
         if check_plain:
             loss = fx(logits, target, reduction=reduction, **kw)
-            assert_close(loss, want, cdt, f"loss {reduction}")
+            assert_oracle(loss, want, cdt, f"loss {reduction}")
             assert_result_kind(loss, reduction, row_shape, cdt)
         loss, grad = fx(logits, target, reduction=reduction, return_grad=True, **kw)
-        assert_close(loss, want, cdt, f"loss {reduction} (with grad)")
+        assert_oracle(loss, want, cdt, f"loss {reduction} (with grad)")
         assert_result_kind(loss, reduction, row_shape, cdt)
-        assert_close(grad, want_grad, cdt, "grad")
+        assert_oracle(grad, want_grad, cdt, "grad")
     keep.check()
 
 
@@ -201,7 +149,7 @@ def test_plain_call_matches_the_general_path(isa, rng, dtype, shape, reduction):
     want = fx(logits, labels, reduction=reduction, label_smoothing=0)
     assert type(got) is type(want) and got.dtype == dtype
     np.testing.assert_array_equal(got, want, strict=True)
-    assert_close(got, oracle(logits, labels, reduction=reduction), dtype)
+    assert_oracle(got, oracle(logits, labels, reduction=reduction), dtype)
     keep.check()
     if shape[0]:
         labels[shape[0] // 2] = shape[1]
@@ -227,31 +175,14 @@ def test_plain_call_declines_other_arrays(rng):
         (x.tolist(), labels),
     ]
     for xa, la in others:
-        assert fastxent._kernels.xent_plain(xa, la, True, 0) is None
+        assert fx_kernels.xent_plain(xa, la, True, 0) is None
         # a list of floats computes in float64
         cdt = F64 if isinstance(xa, list) else F32
-        assert_close(fx(xa, la), want.astype(np.float64), cdt, rtol=2e-6)
+        assert_oracle(fx(xa, la), want.astype(np.float64), cdt, rtol=2e-6)
     with pytest.raises(ValueError, match=r"target: class indices must have"):
         fx(x, labels[:-1])
     with pytest.raises(ValueError, match=r"logits: the class axis 1 has length 0"):
         fx(np.zeros((3, 0), np.float32), np.zeros(3, np.int64))
-
-
-def torch_cross_entropy(torch, logits, target, reduction, axis=-1, weight=None, **kw):
-    """PyTorch's loss and d(loss, or sum of losses)/d(logits), class axis moved to 1."""
-    axis %= logits.ndim
-    move = logits.ndim > 1
-    x = torch.tensor(np.moveaxis(logits, axis, 1) if move else logits, requires_grad=True)
-    if target.dtype.kind == "f":
-        t = torch.tensor(np.moveaxis(target, axis, 1) if move else target)
-    else:
-        t = torch.tensor(target.astype(np.int64))
-    if weight is not None:
-        kw["weight"] = torch.tensor(weight)
-    loss = torch.nn.functional.cross_entropy(x, t, reduction=reduction, **kw)
-    loss.sum().backward()
-    grad = x.grad.numpy()
-    return loss.detach().numpy(), (np.moveaxis(grad, 1, axis) if move else grad)
 
 
 @pytest.mark.parametrize("smoothing", SMOOTHINGS)
@@ -264,12 +195,12 @@ def test_matches_torch_float64(isa, torch, rng, layout, kind, weighted, smoothin
     for reduction in REDUCTIONS:
         want, want_grad = torch_cross_entropy(torch, logits, target, reduction, **kw)
         loss, grad = fx(logits, target, reduction=reduction, return_grad=True, **kw)
-        assert_close(loss, want, F64, f"loss {reduction}")
+        assert_oracle(loss, want, F64, f"loss {reduction}")
         if reduction == "mean" and np.isnan(want):
             # nothing counted: PyTorch's gradient is 0, ours NaN like the loss
             assert (want_grad == 0).all() and np.isnan(grad).all()
             continue
-        assert_close(grad, want_grad, F64, "grad", rtol=1e-10)
+        assert_oracle(grad, want_grad, F64, "grad", rtol=1e-10)
 
 
 @pytest.mark.parametrize("dtype", [F32, F64], ids=str)
@@ -279,45 +210,15 @@ def test_float32_and_float16_agree_with_torch_float64(torch, rng, dtype):
     want, want_grad = torch_cross_entropy(torch, logits.astype(np.float64), target, "none",
                                           **{**kw, "weight": kw["weight"].astype(np.float64)})
     loss, grad = fx(logits, target, reduction="none", return_grad=True, **kw)
-    assert_close(loss, want, compute_dtype(dtype))
-    assert_close(grad, want_grad, compute_dtype(dtype), "grad")
+    assert_oracle(loss, want, result_dtype(dtype))
+    assert_oracle(grad, want_grad, result_dtype(dtype), "grad")
 
 
 # --------------------------------------------------------------------------
 # memory layouts and dtypes of the inputs
 
 
-def variant(a, how):
-    """An array equal to `a` in another memory layout or byte order."""
-    if how == "contiguous":
-        return a
-    if how == "sliced":
-        big = np.zeros(tuple(3 * n + 1 for n in a.shape), dtype=a.dtype)
-        view = big[tuple(slice(1, None, 3) for _ in a.shape)]
-        view[...] = a
-        return view
-    if how == "negative":
-        flip = tuple(slice(None, None, -1) for _ in a.shape)
-        return np.ascontiguousarray(a[flip])[flip]
-    if how == "transposed":
-        return np.ascontiguousarray(a.T).T
-    if how == "fortran":
-        return np.asfortranarray(a)
-    if how == "byteswapped":
-        return a.astype(a.dtype.newbyteorder(">" if a.dtype.byteorder != ">" else "<"))
-    if how == "readonly":
-        b = a.copy()
-        b.flags.writeable = False
-        return b
-    if how == "unaligned":
-        raw = np.zeros(a.nbytes + 1, dtype=np.uint8)
-        b = raw[1:].view(a.dtype).reshape(a.shape)
-        b[...] = a
-        return b
-    raise AssertionError(how)
-
-
-VARIANTS = ["sliced", "negative", "transposed", "fortran", "byteswapped", "readonly", "unaligned"]
+VARIANTS = ["sliced", "reversed", "transposed", "fortran", "byteswapped", "readonly", "misaligned"]
 
 
 @pytest.mark.parametrize("how", VARIANTS)
@@ -327,33 +228,33 @@ VARIANTS = ["sliced", "negative", "transposed", "fortran", "byteswapped", "reado
 def test_memory_layouts(isa, rng, dtype, layout, kind, how):
     shape, axis = LAYOUTS[layout]
     logits, target, kw = make_case(rng, shape, axis, dtype, kind, True, 0.1)
-    x = variant(logits, how)
-    t = variant(target, how) if target.dtype.kind == "f" or how != "byteswapped" else target
-    kw_v = dict(kw, weight=variant(kw["weight"], how))
+    x = relayout(logits, how)
+    t = relayout(target, how) if target.dtype.kind == "f" or how != "byteswapped" else target
+    kw_v = dict(kw, weight=relayout(kw["weight"], how))
     np.testing.assert_array_equal(x, logits)
     keep = Unchanged(x, t, kw_v["weight"])
-    cdt = compute_dtype(dtype)
+    cdt = result_dtype(dtype)
     for reduction in REDUCTIONS:
         want, want_grad = oracle(logits, target, reduction=reduction, return_grad=True, **kw)
         loss, grad = fx(x, t, reduction=reduction, return_grad=True, **kw_v)
-        assert_close(loss, want, cdt, f"loss {reduction}")
-        assert_close(grad, want_grad, cdt, "grad")
+        assert_oracle(loss, want, cdt, f"loss {reduction}")
+        assert_oracle(grad, want_grad, cdt, "grad")
         assert grad.flags.writeable
     keep.check()
 
 
-@pytest.mark.parametrize("how", ["sliced", "negative", "transposed", "fortran"])
+@pytest.mark.parametrize("how", ["sliced", "reversed", "transposed", "fortran"])
 def test_mixed_layouts_of_logits_target_and_grad_out(isa, rng, how):
     """Logits, soft target and grad_out each in a different layout."""
     logits, target, kw = make_case(rng, (10, 12), -1, F32, "soft", True, 0.1)
-    x = variant(logits, how)
-    t = variant(target, "fortran" if how != "fortran" else "sliced")
-    g = variant(np.zeros_like(logits), "negative" if how != "negative" else "transposed")
+    x = relayout(logits, how)
+    t = relayout(target, "fortran" if how != "fortran" else "sliced")
+    g = relayout(np.zeros_like(logits), "reversed" if how != "reversed" else "transposed")
     want, want_grad = oracle(logits, target, return_grad=True, **kw)
     loss, grad = fx(x, t, grad_out=g, **kw)
     assert grad is g
-    assert_close(loss, want, F32)
-    assert_close(grad, want_grad, F32, "grad")
+    assert_oracle(loss, want, F32)
+    assert_oracle(grad, want_grad, F32, "grad")
 
 
 def test_logits_of_other_numeric_dtypes_compute_in_float64(rng):
@@ -362,8 +263,8 @@ def test_logits_of_other_numeric_dtypes_compute_in_float64(rng):
                    [[1, 2, 3, 4, 5]] * 4):
         loss, grad = fx(logits, target, return_grad=True)
         want, want_grad = reference.cross_entropy(logits, target, return_grad=True)
-        assert_close(loss, want, F64)
-        assert_close(grad, want_grad, F64, "grad")
+        assert_oracle(loss, want, F64)
+        assert_oracle(grad, want_grad, F64, "grad")
 
 
 def test_object_arrays_of_numbers_are_accepted_like_the_reference():
@@ -374,8 +275,8 @@ def test_object_arrays_of_numbers_are_accepted_like_the_reference():
     for kw in ({}, {"weight": weight}):
         loss, grad = fx(logits, t, return_grad=True, **kw)
         want, want_grad = reference.cross_entropy(logits, t, return_grad=True, **kw)
-        assert_close(loss, want, F64)
-        assert_close(grad, want_grad, F64, "grad")
+        assert_oracle(loss, want, F64)
+        assert_oracle(grad, want_grad, F64, "grad")
     for bad in (np.array([[1.0, "a", 2.0]], dtype=object),
                 np.array([[1.0, 1j, 2.0]], dtype=object)):
         for fn in (fx, reference.cross_entropy):
@@ -392,10 +293,10 @@ def test_label_dtypes(isa, rng, label_dtype):
     base = fx(logits, labels, ignore_index=3, reduction="none")
     got = fx(logits, t, ignore_index=3, reduction="none")
     np.testing.assert_array_equal(got, base, strict=True)
-    assert_close(got, oracle(logits, t, ignore_index=3, reduction="none"), F32)
-    assert_close(fx(logits, t), oracle(logits, t), F32)
+    assert_oracle(got, oracle(logits, t, ignore_index=3, reduction="none"), F32)
+    assert_oracle(fx(logits, t), oracle(logits, t), F32)
     # the default ignore_index -100 is not representable in unsigned labels
-    assert_close(fx(logits, t, reduction="sum"), oracle(logits, t, reduction="sum"), F32)
+    assert_oracle(fx(logits, t, reduction="sum"), oracle(logits, t, reduction="sum"), F32)
 
 
 # --------------------------------------------------------------------------
@@ -410,8 +311,8 @@ def test_one_class(isa):
         assert (loss == 0).all() and (grad == 0).all()
         loss, grad = fx(logits, t, reduction="none", return_grad=True)
         want, want_grad = oracle(logits, t, reduction="none", return_grad=True)
-        assert_close(loss, want, dtype)
-        assert_close(grad, want_grad, dtype, "grad")
+        assert_oracle(loss, want, dtype)
+        assert_oracle(grad, want_grad, dtype, "grad")
         assert fx(logits[:2], t[:2]) == 0
         soft = fx(logits[:2], np.ones((2, 1), dtype=dtype), reduction="none")
         assert (soft == 0).all()
@@ -436,7 +337,7 @@ def test_empty_batch(isa, shape, axis, soft):
             assert loss == 0 and want == 0
         else:
             assert loss.shape == row_shape
-        assert_close(loss, want, F32)
+        assert_oracle(loss, want, F32)
 
 
 @pytest.mark.parametrize("dtype", [F32, F64], ids=str)
@@ -457,8 +358,8 @@ def test_all_rows_ignored(isa, dtype, layout):
             assert loss == 0 and (grad == 0).all()
         else:
             assert (loss == 0).all() and (grad == 0).all()
-        assert_close(loss, want, dtype)
-        assert_close(grad, want_grad, dtype, "grad")
+        assert_oracle(loss, want, dtype)
+        assert_oracle(grad, want_grad, dtype, "grad")
 
 
 def test_zero_weights_give_nan_mean_like_all_ignored(isa):
@@ -517,7 +418,7 @@ def test_extreme_logits(isa, dtype, layout):
     assert loss[0] == 0 and loss[1] == dtype.type(2e30) and np.isfinite(loss[2])
     assert loss[3] == np.inf
     assert np.isnan(loss[4:7]).all() and not np.isnan(loss[[0, 1, 2, 3, 7, 8]]).any()
-    assert_close(loss[7], np.log(5.0), dtype)
+    assert_oracle(loss[7], np.log(5.0), dtype)
     g = np.moveaxis(grad, axis, -1).reshape(9, 5)
     assert np.isnan(g[4:7]).all() and np.isfinite(g[[0, 1, 2, 3, 7, 8]]).all()
     np.testing.assert_array_equal(g[0], [0, 0, 0, 0, 0])
@@ -573,13 +474,13 @@ def test_float16_rows_wider_than_float16_max(isa, soft):
     target = np.full((3, C), 1.0 / C, np.float32) if soft else np.array([5, 6, 7])
     loss = fx(logits, target, reduction="none")
     assert loss.dtype == F32 and np.isfinite(loss).all()
-    assert_close(loss[:2], [np.log(C), np.log(C)], F32)
+    assert_oracle(loss[:2], [np.log(C), np.log(C)], F32)
     check_against_oracle(logits, target)
 
 
 def long_rows(C, rng):
     """Rows of length C that stress the chunked online maximum."""
-    chunks = fastxent._kernels.build_info()["row_chunk"]
+    chunks = fx_kernels.build_info()["row_chunk"]
     chunk = chunks["float64"]          # the smaller one; float32's is twice that
     n_inf = min(2 * chunks["float32"] + 5, C - 10)
     rows = {
@@ -613,15 +514,15 @@ def test_many_equal_huge_maxima(isa, dtype, C):
     k = len(range(1, C, 3))
     t = np.array([1, 0])
     loss, grad = fx(x, t, reduction="none", return_grad=True)
-    assert_close(loss[0], np.log(k), dtype)
+    assert_oracle(loss[0], np.log(k), dtype)
     assert loss[1] == dtype.type(2e30)
     want = np.where(x[0] > 0, 1.0 / k, 0.0)
-    assert_close(grad[0], want - (np.arange(C) == 1), dtype, "grad")
-    assert_close(grad[1], want - (np.arange(C) == 0), dtype, "grad")
+    assert_oracle(grad[0], want - (np.arange(C) == 1), dtype, "grad")
+    assert_oracle(grad[1], want - (np.arange(C) == 0), dtype, "grad")
     for axis_layout in (np.ascontiguousarray(x.T),):
         loss_t, grad_t = fx(axis_layout, t, axis=0, reduction="none", return_grad=True)
-        assert_close(loss_t, loss.astype(np.float64), dtype)
-        assert_close(grad_t.T, grad.astype(np.float64), dtype, "grad")
+        assert_oracle(loss_t, loss.astype(np.float64), dtype)
+        assert_oracle(grad_t.T, grad.astype(np.float64), dtype, "grad")
 
 
 @pytest.mark.parametrize("C", [5000, 70_000])
@@ -638,8 +539,8 @@ def test_long_rows(isa, rng, dtype, C):
         loss, grad = fx(logits, target, reduction="none", return_grad=True, **kw)
         want, want_grad = oracle(logits, target, reduction="none", return_grad=True, **kw)
         for i, name in enumerate(names):
-            assert_close(loss[i], want[i], dtype, f"loss of row {name!r} {kw.keys()}")
-            assert_close(grad[i], want_grad[i], dtype, f"grad of row {name!r} {kw.keys()}")
+            assert_oracle(loss[i], want[i], dtype, f"loss of row {name!r} {kw.keys()}")
+            assert_oracle(grad[i], want_grad[i], dtype, f"grad of row {name!r} {kw.keys()}")
     # soft targets, zero where the logits are -inf
     y = rng.dirichlet(np.ones(C), size=len(names))
     y[~np.isfinite(logits)] = 0.0
@@ -647,8 +548,8 @@ def test_long_rows(isa, rng, dtype, C):
     loss, grad = fx(logits, y, reduction="none", return_grad=True)
     want, want_grad = oracle(logits, y, reduction="none", return_grad=True)
     for i, name in enumerate(names):
-        assert_close(loss[i], want[i], dtype, f"soft loss of row {name!r}")
-        assert_close(grad[i], want_grad[i], dtype, f"soft grad of row {name!r}")
+        assert_oracle(loss[i], want[i], dtype, f"soft loss of row {name!r}")
+        assert_oracle(grad[i], want_grad[i], dtype, f"soft grad of row {name!r}")
 
 
 @pytest.mark.parametrize("shape,axis", [((5000, 10), 0), ((2, 5000, 5), 1)])
@@ -708,7 +609,7 @@ def test_ignore_index_outside_int64():
     logits = np.zeros((3, 4))
     for ignore in (2 ** 70, -(2 ** 70)):
         t = np.array([0, 3, 1])
-        assert_close(fx(logits, t, ignore_index=ignore, reduction="none"), np.log([4, 4, 4]), F64)
+        assert_oracle(fx(logits, t, ignore_index=ignore, reduction="none"), np.log([4, 4, 4]), F64)
         t = np.array([0, np.iinfo(np.int64).min, 1])
         for fn in (fx, reference.cross_entropy):
             with pytest.raises(IndexError, match=str(np.iinfo(np.int64).min)):
@@ -802,7 +703,7 @@ def test_bitwise_identical_for_any_thread_count(isa, rng, dtype, case, kind):
             assert a.dtype == b.dtype and a.shape == b.shape
             assert a.tobytes() == b.tobytes(), f"{nt} threads differ from 1"
     # and they are right
-    assert_close(results[1][0], oracle(logits, target, **kw), compute_dtype(dtype))
+    assert_oracle(results[1][0], oracle(logits, target, **kw), result_dtype(dtype))
 
 
 def test_global_thread_setting_is_used_and_gives_identical_bits(rng):
@@ -820,18 +721,18 @@ def test_global_thread_setting_is_used_and_gives_identical_bits(rng):
 # grad_out
 
 
-@pytest.mark.parametrize("how", ["contiguous", "fortran", "sliced", "negative"])
+@pytest.mark.parametrize("how", ["contiguous", "fortran", "sliced", "reversed"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 def test_grad_out_is_written_and_returned(isa, rng, dtype, how):
     logits, target, kw = make_case(rng, (6, 5, 3), 1, dtype, "index", True, 0.1)
-    cdt = compute_dtype(dtype)
+    cdt = result_dtype(dtype)
     for reduction in REDUCTIONS:
-        g = variant(np.full(logits.shape, 7.0, dtype=cdt), how)
+        g = relayout(np.full(logits.shape, 7.0, dtype=cdt), how)
         want, want_grad = oracle(logits, target, reduction=reduction, return_grad=True, **kw)
         loss, grad = fx(logits, target, reduction=reduction, grad_out=g, **kw)
         assert grad is g
-        assert_close(loss, want, cdt)
-        assert_close(g, want_grad, cdt, "grad")
+        assert_oracle(loss, want, cdt)
+        assert_oracle(g, want_grad, cdt, "grad")
         # return_grad=True with grad_out gives the same
         g2 = np.empty(logits.shape, dtype=cdt)
         loss2, grad2 = fx(logits, target, reduction=reduction, grad_out=g2,
@@ -924,7 +825,7 @@ if st is not None:
         weighted = draw(st.booleans())
         smoothing = draw(st.sampled_from([0.0, 1.0]) | st.floats(0.0, 1.0))
         reduction = draw(st.sampled_from(REDUCTIONS))
-        layout = draw(st.sampled_from(["contiguous", "fortran", "negative", "sliced"]))
+        layout = draw(st.sampled_from(["contiguous", "fortran", "reversed", "sliced"]))
         seed = draw(st.integers(0, 2 ** 32 - 1))
         return shape, axis, dtype, kind, weighted, smoothing, reduction, layout, seed
 
@@ -935,11 +836,11 @@ if st is not None:
         rng = np.random.default_rng(seed)
         logits, target, kw = make_case(rng, shape, axis, dtype, kind, weighted, smoothing)
         kw["axis"] = axis
-        x = variant(logits, layout)
+        x = relayout(logits, layout)
         want, want_grad = oracle(logits, target, reduction=reduction, return_grad=True, **kw)
         loss, grad = fx(x, target, reduction=reduction, return_grad=True, **kw)
-        assert_close(loss, want, dtype)
-        assert_close(grad, want_grad, dtype, "grad")
+        assert_oracle(loss, want, dtype)
+        assert_oracle(grad, want_grad, dtype, "grad")
 else:
     @pytest.mark.skip(reason="hypothesis is not installed")
     def test_property_matches_reference():

@@ -6,7 +6,7 @@ import os
 import sys
 from typing import Optional, Sequence
 
-from . import _bench
+from .bench import cli as bench_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "and print time, throughput, speed-ups and the fraction of this machine's "
                     "measured floor. Progress goes to stderr, the table to stdout.",
         epilog="FASTXENT_ISA=baseline|avx2|avx512 times a lower ISA level.")
-    _bench.add_arguments(bench)
+    bench_cli.add_arguments(bench)
     return parser
 
 
@@ -35,7 +35,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             import fastxent
             fastxent.show_config()
             return 0
-        return _bench.main(args)
+        return bench_cli.main(args)
     except BrokenPipeError:  # output piped into `head` and the like
         # keep Python's flush at exit from raising again (the documented recipe)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -1,4 +1,4 @@
-"""Tests of fastxent._binary: binary_cross_entropy_with_logits and
+"""Tests of the binary cross-entropy family: binary_cross_entropy_with_logits and
 binary_cross_entropy, their gradients (return_grad / grad_out), against the
 NumPy reference (the float64 oracle), PyTorch autograd, central differences
 and the exact softplus.
@@ -17,67 +17,17 @@ from hypothesis import assume, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastxent
-from _layouts import LAYOUTS, relayout
+from _helpers import (FLOAT_DTYPES as DTYPES, INF, LAYOUTS, REDUCTIONS, Unchanged, assert_close,
+                      assert_result_kind, f64, relayout, result_dtype, rtol_for,
+                      torch_bce_logits)
 from fastxent import reference as R
 
-INF = np.inf
-REDUCTIONS = ("mean", "sum", "none")
-DTYPES = (np.float16, np.float32, np.float64)
 BCE = fastxent.binary_cross_entropy_with_logits
 BCEP = fastxent.binary_cross_entropy
 
 
 # --------------------------------------------------------------------------
 # helpers
-
-
-def result_dtype(dtype):
-    return np.dtype(np.float64) if np.dtype(dtype) == np.float64 else np.dtype(np.float32)
-
-
-def rtol_for(dtype):
-    return 1e-11 if result_dtype(dtype) == np.float64 else 2e-5
-
-
-def f64(a):
-    return None if a is None else np.asarray(a, dtype=np.float64)
-
-
-def assert_close(got, expected, rtol, *, scalar_atol=0.0):
-    """Finite values within rtol (atol = rtol * max|expected| for arrays);
-    NaN and infinities exactly where the expectation has them."""
-    g = np.asarray(got, dtype=np.float64)
-    e = np.asarray(expected, dtype=np.float64)
-    assert g.shape == e.shape
-    np.testing.assert_array_equal(np.isnan(g), np.isnan(e))
-    inf = np.isinf(e)
-    np.testing.assert_array_equal(g[inf], e[inf])
-    fin = np.isfinite(e)
-    assert np.isfinite(g[fin]).all(), (g[fin], e[fin])
-    if not fin.any():
-        return
-    atol = rtol * np.abs(e[fin]).max() if e.ndim else scalar_atol
-    if rtol > 1e-9:   # float32 results: nothing is relative below the normal range
-        atol = max(atol, float(np.finfo(np.float32).tiny))
-    np.testing.assert_allclose(g[fin], e[fin], rtol=rtol, atol=atol)
-
-
-def assert_result_type(value, dtype, reduction, shape):
-    rd = result_dtype(dtype)
-    if reduction == "none":
-        assert isinstance(value, np.ndarray) and value.shape == shape and value.dtype == rd
-    else:
-        assert type(value) is rd.type
-
-
-def snapshot(*arrays):
-    return [None if a is None else (a.copy(), a.tobytes()) for a in arrays]
-
-
-def assert_unchanged(before, *arrays):
-    for snap, a in zip(before, arrays):
-        if a is not None:
-            assert a.tobytes() == snap[1], "an input was modified"
 
 
 def bce_inputs(rng, shape, dtype, *, extreme=False):
@@ -136,7 +86,7 @@ def test_bce_logits_matches_reference(isa, rng, dtype, case, smoothing):
     x, y = bce_inputs(rng, shape, dtype, extreme=True)
     w = make_weight(rng, wshape, dtype)
     pw = make_weight(rng, pwshape, dtype, 0.5, 3.0)
-    before = snapshot(x, y, w, pw)
+    keep = Unchanged(x, y, w, pw)
     rtol = rtol_for(dtype)
     for reduction in REDUCTIONS:
         kw = dict(weight=w, pos_weight=pw, label_smoothing=smoothing, reduction=reduction)
@@ -144,7 +94,7 @@ def test_bce_logits_matches_reference(isa, rng, dtype, case, smoothing):
         exp_loss, exp_grad = R.binary_cross_entropy_with_logits(
             f64(x), f64(y), weight=f64(w), pos_weight=f64(pw), label_smoothing=smoothing,
             reduction=reduction, return_grad=True)
-        assert_result_type(loss, dtype, reduction, shape)
+        assert_result_kind(loss, reduction, shape, result_dtype(dtype))
         assert grad.shape == shape and grad.dtype == result_dtype(dtype)
         assert_close(loss, exp_loss, rtol)
         assert_close(grad, exp_grad, rtol)
@@ -154,7 +104,7 @@ def test_bce_logits_matches_reference(isa, rng, dtype, case, smoothing):
         assert_close(alone, loss, 1e-6 if result_dtype(dtype) == np.float32 else 1e-15)
         if reduction == "none":
             assert np.isfinite(grad).all()  # +-inf logits: limit slopes, never NaN
-    assert_unchanged(before, x, y, w, pw)
+    keep.check()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -325,19 +275,6 @@ def test_bce_logits_float32_within_4_ulp_on_dense_grid(isa, target):
 # against PyTorch (float64): values and autograd gradients at 1e-10
 
 
-def torch_bce_logits(torch, x, y, reduction, weight=None, pos_weight=None):
-    xt = torch.tensor(x, requires_grad=True)
-    kw = {}
-    if weight is not None:
-        kw["weight"] = torch.tensor(weight)
-    if pos_weight is not None:
-        kw["pos_weight"] = torch.tensor(pos_weight)
-    loss = torch.nn.functional.binary_cross_entropy_with_logits(
-        xt, torch.tensor(y), reduction=reduction, **kw)
-    loss.sum().backward()
-    return loss.detach().numpy(), xt.grad.numpy()
-
-
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("smoothing", [0.0, 0.15])
 @pytest.mark.parametrize("pw_shape", [None, (4,), (1,), (6, 1)], ids=str)
@@ -468,13 +405,13 @@ def test_bce_probs_matches_reference(isa, rng, dtype, case):
         y.reshape(-1)[:8] = [1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.5]
     p, y = np.asarray(p).astype(dtype), np.asarray(y).astype(dtype)
     w = make_weight(rng, wshape, dtype)
-    before = snapshot(p, y, w)
+    keep = Unchanged(p, y, w)
     rtol = rtol_for(dtype)
     for reduction in REDUCTIONS:
         loss, grad = BCEP(p, y, weight=w, reduction=reduction, return_grad=True)
         exp_loss, exp_grad = R.binary_cross_entropy(f64(p), f64(y), weight=f64(w),
                                                     reduction=reduction, return_grad=True)
-        assert_result_type(loss, dtype, reduction, shape)
+        assert_result_kind(loss, reduction, shape, result_dtype(dtype))
         assert grad.shape == shape and grad.dtype == result_dtype(dtype)
         assert_close(loss, exp_loss, rtol)
         if dtype == np.float64:
@@ -492,7 +429,7 @@ def test_bce_probs_matches_reference(isa, rng, dtype, case):
             assert_close(grad, g, rtol)
         assert_close(BCEP(p, y, weight=w, reduction=reduction), loss,
                      1e-6 if result_dtype(dtype) == np.float32 else 1e-15)
-    assert_unchanged(before, p, y, w)
+    keep.check()
 
 
 def test_bce_probs_clamps_each_log_at_minus_100(isa):
@@ -514,7 +451,7 @@ def test_bce_probs_out_of_range_names_first_index_and_writes_nothing(isa, which,
     arr[1, 2] = bad
     arr[2, 0] = bad     # a later bad value is not the one reported
     grad_out = np.full((3, 4), 7.0)
-    before = snapshot(p, y)
+    keep = Unchanged(p, y)
     for reduction in REDUCTIONS:
         with pytest.raises(ValueError, match=rf"{which}.*index \(1, 2\)"):
             BCEP(p, y, reduction=reduction)
@@ -523,7 +460,7 @@ def test_bce_probs_out_of_range_names_first_index_and_writes_nothing(isa, which,
         with pytest.raises(ValueError):
             R.binary_cross_entropy(p, y, reduction=reduction)
     np.testing.assert_array_equal(grad_out, 7.0)   # nothing written
-    assert_unchanged(before, p, y)
+    keep.check()
 
 
 def test_bce_probs_bad_index_refers_to_the_callers_layout(isa):
@@ -562,7 +499,7 @@ def test_bce_any_layout_gives_the_contiguous_result(isa, rng, dtype, layout):
     lx, ly, lp, lw, lpw = (relayout(a, layout) for a in (x, y, p, w, pw))
     for a, b in zip((lx, ly, lp, lw, lpw), (x, y, p, w, pw)):
         np.testing.assert_array_equal(a, b)
-    before = snapshot(lx, ly, lp, lw, lpw)
+    keep = Unchanged(lx, ly, lp, lw, lpw)
     for reduction in REDUCTIONS:
         kw = dict(reduction=reduction, return_grad=True)
         got = BCE(lx, ly, weight=lw, pos_weight=lpw, label_smoothing=0.1, **kw)
@@ -575,7 +512,7 @@ def test_bce_any_layout_gives_the_contiguous_result(isa, rng, dtype, layout):
             np.testing.assert_array_equal(g, e)
         assert_close(want[0], R.binary_cross_entropy(f64(p), f64(y), weight=f64(w),
                                                      reduction=reduction), rtol_for(dtype))
-    assert_unchanged(before, lx, ly, lp, lw, lpw)
+    keep.check()
 
 
 @pytest.mark.parametrize("shape", [(0,), (0, 5), (3, 0), (2, 0, 4)], ids=str)
@@ -686,7 +623,7 @@ def test_grad_out_errors(isa, fn):
     g = fn(x.astype(np.float16), y.astype(np.float16), grad_out=np.zeros((3, 4), np.float32))[1]
     assert g.dtype == np.float32
     # overlap with any input is refused before anything is written
-    before = snapshot(x, y, w)
+    keep = Unchanged(x, y, w)
     with pytest.raises(ValueError, match="overlap"):
         fn(x, y, grad_out=x)
     with pytest.raises(ValueError, match="overlap"):
@@ -700,7 +637,7 @@ def test_grad_out_errors(isa, fn):
         pw = np.ones((3, 4))
         with pytest.raises(ValueError, match="overlap"):
             fn(x, y, pos_weight=pw, grad_out=pw)
-    assert_unchanged(before, x, y, w)
+    keep.check()
 
 
 # --------------------------------------------------------------------------
