@@ -7,8 +7,8 @@ import numpy as np
 
 from . import _kernels
 from ._args import REDUCTIONS, check_fraction, check_int, check_reduction, normalize_axis
-from ._arrays import (F32, F64, I64_MAX, INT64, NO_STRIDES, as_float_array, labels_as_int64,
-                      layout_of)
+from ._arrays import (F32, F64, I64_MAX, I64_MIN, INT64, NO_STRIDES, as_array, as_float_array,
+                      labels_as_int64, layout_of)
 from ._outputs import BAD_LABEL, check_out, deliver, finish, raise_status, strided_buffer
 from ._threads import resolve as _resolve_threads
 
@@ -123,7 +123,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
         ys, labels = ylay.strides, None
     else:
         y, ys = None, NO_STRIDES
-        if ignore == -100 and t.dtype is INT64 and t.flags.c_contiguous:
+        if ignore == -100 and t.dtype is INT64 and t.flags.c_contiguous and t.flags.aligned:
             labels = t   # the common case, without a call
         else:
             labels, ignore = _labels(t, C, ignore, ignore_index)
@@ -131,9 +131,15 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     grad, gs = None, NO_STRIDES
     if want_grad:
         if grad_out is not None:
+            # a misaligned grad_out is filled through a temporary
             check_out(grad_out, shape, dt,
-                      (("logits", logits), ("target", target), ("weight", weight)))
+                      (("logits", logits), ("target", target), ("weight", weight)),
+                      aligned=False)
         grad, glay = strided_buffer(grad_out, x, ax)
+        # the kernel is chosen by the class strides: a gradient whose class
+        # stride is not 1 where the inputs' is would change the loss's bits
+        if glay.s_class != 1 and xs[1] == 1 and (y is None or ys[1] == 1):
+            grad, glay = layout_of(np.empty_like(x), ax)   # copied at the end
         gs = glay.strides
     status, total, denom = _kernels.xent(x, xshape, xs, y, ys, labels, ignore, w, eps,
                                          loss_out, grad, gs, red == "mean", nthreads)
@@ -158,7 +164,7 @@ def _logits(logits, axis):
     ndim = x.ndim
     if ndim == 0:
         raise ValueError("logits: expected at least 1 dimension (the class axis), got a scalar")
-    ax = ndim - 1 if axis == -1 else normalize_axis(axis, ndim)
+    ax = ndim - 1 if (type(axis) is int and axis == -1) else normalize_axis(axis, ndim)
     if x.shape[ax] == 0:
         raise ValueError(f"logits: the class axis {ax} has length 0; expected at least 1 class")
     return x, ax
@@ -183,7 +189,7 @@ def _logits_view(x, ax):
 def _target(target, shape, ax, ignore, ignore_index):
     """(target as an array, soft): class indices of the logits' shape without
     `ax`, or probabilities of the logits' shape."""
-    t = target if type(target) is np.ndarray else np.asarray(target)
+    t = target if type(target) is np.ndarray else as_array(target, "target")
     kind = t.dtype.kind
     if kind in "iu":
         row_shape = shape[:ax] + shape[ax + 1:]
@@ -215,13 +221,15 @@ def _weight(weight, C, dt):
 
 def _labels(t, C, ignore, ignore_index):
     """(contiguous int64 labels, ignore_index as the kernel compares it)."""
-    labels = t if (t.dtype == INT64 and t.flags.c_contiguous) else labels_as_int64(t)
-    if ignore != -100 and (ignore > I64_MAX or ignore < -I64_MAX - 1):
+    labels = (t if (t.dtype == INT64 and t.flags.c_contiguous and t.flags.aligned)
+              else labels_as_int64(t, ignore))
+    if ignore != -100 and (ignore > I64_MAX or ignore < I64_MIN):
         # cannot equal any int64 label; any stand-in outside [0, C) works
-        # as long as no label takes its value
-        ignore = -I64_MAX - 1
-        hit = np.flatnonzero(labels.reshape(-1) == ignore)
-        if hit.size:
+        # as long as no label takes its value (uint64 labels equal to a huge
+        # ignore_index were mapped to it by labels_as_int64)
+        ignore = I64_MIN
+        hit = np.flatnonzero(t.reshape(-1) == ignore) if t.dtype.kind == "i" else ()
+        if len(hit):
             raise_status((BAD_LABEL, 0, int(hit[0])), (("target", t),), C=C,
                          ignore_index=ignore_index)
     return labels, ignore
