@@ -18,12 +18,12 @@
 /* One chunk (n <= FX_BCE_CHUNK) from logits; w / pw are NULL or contiguous.
  * Returns the chunk's loss sum. Inlined with constant flags so every
  * combination becomes its own straight vector loop. */
-static inline __attribute__((always_inline)) FX_T FX_FN(bce_logits_chunk)(
+static inline __attribute__((always_inline)) double FX_FN(bce_logits_chunk)(
     int64_t n, const FX_T *x, const FX_T *y, const FX_T *w, const FX_T *pw,
     FX_T keep, FX_T half_a, FX_T *lout, FX_T *g, FX_T gsc,
     const int has_w, const int has_pw, const int want_l, const int want_g)
 {
-    FX_T sum = 0;
+    double sum = 0;   /* float64 terms and sum: in float32 they overflow near FLT_MAX */
 #pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < n; j++) {
         const FX_T xv = x[j];
@@ -35,14 +35,16 @@ static inline __attribute__((always_inline)) FX_T FX_FN(bce_logits_chunk)(
         const FX_T sp_neg = (xv < 0 ? -xv : (FX_T)0) + lp;  /* sp(-x) */
         const FX_T c1 = (FX_T)1 - yv;
         const FX_T c2 = has_pw ? pw[j] * yv : yv;
-        FX_T l = (c1 == 0 ? (FX_T)0 : c1 * sp_pos) + (c2 == 0 ? (FX_T)0 : c2 * sp_neg);
-        if (has_w) l = w[j] == 0 ? (FX_T)0 : w[j] * l;
-        if (want_l) lout[j] = l;
+        double l = (c1 == 0 ? 0.0 : (double)c1 * (double)sp_pos)
+                   + (c2 == 0 ? 0.0 : (double)c2 * (double)sp_neg);
+        if (has_w) l = w[j] == 0 ? 0.0 : (double)w[j] * l;
+        if (want_l) lout[j] = (FX_T)l;
         if (want_g) {
             const FX_T inv = (FX_T)1 / ((FX_T)1 + e);
             const FX_T sig_pos = xv >= 0 ? inv : e * inv;   /* sigmoid(x) */
             const FX_T sig_neg = xv >= 0 ? e * inv : inv;   /* sigmoid(-x) */
-            FX_T gv = c1 * sig_pos - c2 * sig_neg;
+            /* a zero coefficient contributes exactly 0, even against NaN x */
+            FX_T gv = (c1 == 0 ? (FX_T)0 : c1 * sig_pos) - (c2 == 0 ? (FX_T)0 : c2 * sig_neg);
             if (has_w) gv = w[j] == 0 ? (FX_T)0 : w[j] * gv;
             g[j] = gsc * gv;
         }
@@ -144,7 +146,7 @@ static void FX_FN(bce_block)(const void *vp, const fx_plan *plan, int64_t b, dou
         }
         const FX_T *x = X + i, *y = Y + i;
         FX_T *lo = want_l ? LO + i : NULL, *g = want_g ? G + i : NULL;
-        FX_T cs;
+        double cs;
         if (p->probs) {
             int64_t bad;
 #define FX_BCEP(HW, WL, WG) FX_FN(bce_probs_chunk)(n, x, y, wc, lo, g, gsc, &bad, HW, WL, WG)

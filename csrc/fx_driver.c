@@ -15,6 +15,8 @@
 #endif
 #if defined(__unix__) || defined(__APPLE__)
 #include <pthread.h>
+#include <fcntl.h>
+#include <unistd.h>
 #define FX_HAVE_ATFORK 1
 #endif
 
@@ -29,21 +31,60 @@ static const fx_isa_table *fx_tables[FX_ISA_COUNT];
 
 /* Fork safety. GNU libgomp cannot start threads in a child forked after the
  * parent ran a parallel region: the child waits forever on threads that do
- * not exist. So we remember whether this process has run threaded kernels,
- * and a child forked after that runs every kernel on its calling thread,
- * touching no OpenMP construct at all. */
+ * not exist. The parallel region may be anyone's (torch and others load the
+ * same libgomp.so.1, and one thread pool serves them all), so fastxent's own
+ * use is not the criterion: a child forked from a parent that had more than
+ * one thread at the fork, or that ran threaded kernels, or was itself such a
+ * child, runs every kernel on its calling thread, touching no OpenMP
+ * construct at all. Idle OpenMP workers are threads of the parent, so this
+ * catches every team any library started; the price is a serial child of a
+ * parent that had unrelated threads (correct, only slower). */
 static volatile int fx_threads_used = 0;
 static volatile int fx_serial_after_fork = 0;
 
 #ifdef FX_HAVE_ATFORK
+static volatile int fx_fork_parent_threaded = 0;
+
+/* Threads of this process now (field 20 of /proc/self/stat), or -1 if
+ * unknown. Runs in the parent before fork(): plain read(), no allocation. */
+static int fx_process_threads(void)
+{
+#ifdef __linux__
+    char buf[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    /* the command name (field 2) may hold spaces and parentheses: count
+     * fields from the last ')' */
+    char *q = strrchr(buf, ')');
+    if (q == NULL) return -1;
+    int field = 2;
+    for (; *q != 0 && field < 20; q++)
+        if (*q == ' ') field++;
+    if (field != 20) return -1;
+    return (int)strtol(q, NULL, 10);
+#else
+    return -1;
+#endif
+}
+
+static void fx_atfork_prepare(void)
+{
+    const int nt = fx_process_threads();
+    fx_fork_parent_threaded = fx_threads_used || nt != 1;
+}
+
 static void fx_atfork_child(void)
 {
-    if (fx_threads_used) fx_serial_after_fork = 1;
+    if (fx_fork_parent_threaded) fx_serial_after_fork = 1;
 }
 static pthread_once_t fx_atfork_once = PTHREAD_ONCE_INIT;
 static void fx_register_atfork(void)
 {
-    pthread_atfork(NULL, NULL, fx_atfork_child);
+    pthread_atfork(fx_atfork_prepare, NULL, fx_atfork_child);
 }
 #endif
 

@@ -10,25 +10,27 @@
 
 /* One term. For KL, log(p/q) keeps full relative accuracy when p ~ q (where
  * log p - log q would cancel); *careful is set to 1 where p/q over- or
- * underflows, and those terms are recomputed by info_term_careful. */
-static inline __attribute__((always_inline)) FX_T FX_FN(info_term)(
+ * underflows, and those terms are recomputed by info_term_careful. Terms
+ * are products in float64: in float32 p log(p/q) overflows near FLT_MAX,
+ * and a sum of +inf and -inf terms would be NaN. */
+static inline __attribute__((always_inline)) double FX_FN(info_term)(
     FX_T pv, FX_T qv, const int kl, FX_T *careful)
 {
-    if (!kl) return pv == 0 ? (FX_T)0 : -pv * FX_LOG(pv);
+    if (!kl) return pv == 0 ? 0.0 : -(double)pv * (double)FX_LOG(pv);
     const FX_T r = pv / qv;
     *careful = ((pv > 0) & (qv > 0) & !((r >= FX_TINY) & (r <= FX_HUGE))) ? (FX_T)1 : (FX_T)0;
-    FX_T t = pv * FX_LOG(r);
+    double t = (double)pv * (double)FX_LOG(r);
     /* NaN in p or q gives NaN, as scipy.special.rel_entr (p = NaN, q = 0
      * is not +inf; p = 0, q = NaN is not 0) */
-    t = ((qv == 0) & (pv > 0)) ? (FX_T)INFINITY : t;
-    return ((pv == 0) & (qv == qv)) ? (FX_T)0 : t;
+    t = ((qv == 0) & (pv > 0)) ? (double)INFINITY : t;
+    return ((pv == 0) & (qv == qv)) ? 0.0 : t;
 }
 
-static FX_T FX_FN(info_term_careful)(FX_T pv, FX_T qv)
+static double FX_FN(info_term_careful)(FX_T pv, FX_T qv)
 {
     FX_T careful;
-    FX_T t = FX_FN(info_term)(pv, qv, 1, &careful);
-    return careful != 0 ? pv * (FX_LOG(pv) - FX_LOG(qv)) : t;
+    double t = FX_FN(info_term)(pv, qv, 1, &careful);
+    return careful != 0 ? (double)pv * ((double)FX_LOG(pv) - (double)FX_LOG(qv)) : t;
 }
 
 static void FX_FN(info_block)(const void *vp, const fx_plan *plan, int64_t b, double *out)
@@ -58,7 +60,7 @@ static void FX_FN(info_block)(const void *vp, const fx_plan *plan, int64_t b, do
         if (pcs == 1 && (!kl || qcs == 1)) {
             for (int64_t c0 = 0; c0 < C; c0 += 1024) {
                 const int64_t nn = C - c0 < 1024 ? C - c0 : 1024;
-                FX_T cs = 0;
+                double cs = 0;
                 const FX_T *pc = pr + c0;
                 if (kl) {
                     const FX_T *qc = qr + c0;

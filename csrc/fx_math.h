@@ -35,6 +35,18 @@ static inline FX_ALWAYS_INLINE float fx_f32_from_bits(int32_t i) { fx_bits32 b; 
 static inline FX_ALWAYS_INLINE int32_t fx_bits_of_f32(float f) { fx_bits32 b; b.f = f; return b.i; }
 static inline FX_ALWAYS_INLINE double fx_f64_from_bits(int64_t i) { fx_bits64 b; b.i = i; return b.f; }
 static inline FX_ALWAYS_INLINE int64_t fx_bits_of_f64(double f) { fx_bits64 b; b.f = f; return b.i; }
+/* 2^k as a float from a biased exponent computed in unsigned arithmetic:
+ * for NaN or out-of-range inputs k is garbage, and a signed shift or sum
+ * would be undefined behaviour (the selects drop those lanes anyway; the
+ * bits of every other lane are unchanged). */
+static inline FX_ALWAYS_INLINE float fx_f32_pow2(int32_t k)
+{
+    fx_bits32 b; b.u = ((uint32_t)k + 127u) << 23; return b.f;
+}
+static inline FX_ALWAYS_INLINE double fx_f64_pow2(int64_t k)
+{
+    fx_bits64 b; b.u = ((uint64_t)k + 1023u) << 52; return b.f;
+}
 
 /* ------------------------------------------------------------------ exp */
 
@@ -96,7 +108,7 @@ static inline FX_ALWAYS_INLINE float fx_exp_f32(float x)
     float p = fx_exp_core_f32(xc, &k);
     int32_t k1 = k >> 1;
     int32_t k2 = k - k1;
-    float y = (p * fx_f32_from_bits((k1 + 127) << 23)) * fx_f32_from_bits((k2 + 127) << 23);
+    float y = (p * fx_f32_pow2(k1)) * fx_f32_pow2(k2);
     return x < lo ? 0.0f : y;
 }
 
@@ -110,7 +122,7 @@ static inline FX_ALWAYS_INLINE float fx_exp_nonpos_f32(float x)
     float xc = x < lo ? lo : x;
     int32_t k;
     float p = fx_exp_core_f32(xc, &k);
-    float y = p * fx_f32_from_bits((k + 127) << 23);
+    float y = p * fx_f32_pow2(k);
     return x < lo ? 0.0f : y;
 }
 
@@ -125,7 +137,7 @@ static inline FX_ALWAYS_INLINE double fx_exp_f64(double x)
     double p = fx_exp_core_f64(xc, &k);
     int64_t k1 = k >> 1;
     int64_t k2 = k - k1;
-    double y = (p * fx_f64_from_bits((k1 + 1023) << 52)) * fx_f64_from_bits((k2 + 1023) << 52);
+    double y = (p * fx_f64_pow2(k1)) * fx_f64_pow2(k2);
     return x < lo ? 0.0 : y;
 }
 
@@ -136,7 +148,7 @@ static inline FX_ALWAYS_INLINE double fx_exp_nonpos_f64(double x)
     double xc = x < lo ? lo : x;
     int64_t k;
     double p = fx_exp_core_f64(xc, &k);
-    double y = p * fx_f64_from_bits((k + 1023) << 52);
+    double y = p * fx_f64_pow2(k);
     return x < lo ? 0.0 : y;
 }
 
@@ -153,7 +165,8 @@ static inline FX_ALWAYS_INLINE float fx_log_f32(float x)
     int tiny = x < 1.17549435e-38f;
     float xs = tiny ? x * 8388608.0f : x;         /* 2^23 */
     int32_t bits = fx_bits_of_f32(xs);
-    int32_t off = bits - 0x3f3504f3;              /* sqrt(1/2) */
+    /* unsigned: negative x (NaN result) would overflow a signed subtraction */
+    int32_t off = (int32_t)((uint32_t)bits - 0x3f3504f3u);   /* sqrt(1/2) */
     int32_t e = off >> 23;
     float m = fx_f32_from_bits((off & 0x007fffff) + 0x3f3504f3);
     float ef = (float)(e - (tiny ? 23 : 0));
@@ -182,7 +195,7 @@ static inline FX_ALWAYS_INLINE double fx_log_f64(double x)
     int tiny = x < 2.2250738585072014e-308;
     double xs = tiny ? x * 18014398509481984.0 : x;   /* 2^54 */
     int64_t bits = fx_bits_of_f64(xs);
-    int64_t off = bits - 0x3fe6a09e667f3bcdLL;
+    int64_t off = (int64_t)((uint64_t)bits - 0x3fe6a09e667f3bcdULL);
     int64_t e = off >> 52;
     double m = fx_f64_from_bits((off & 0x000fffffffffffffLL) + 0x3fe6a09e667f3bcdLL);
     double ef = (double)(e - (tiny ? 54 : 0));

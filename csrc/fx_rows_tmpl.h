@@ -78,8 +78,8 @@ typedef struct {
 
 /* Adds sum v_c (shift - x_c) and sum v_c of a chunk to *tacc, *aacc; a zero
  * v_c contributes exactly 0, even against x_c = -inf. Inlined with constant
- * flags, so each target kind is a plain vector loop; sums in FX_T over
- * FX_SUB entries (16 lanes each), then in float64. */
+ * flags, so each target kind is a plain vector loop; terms and sums in
+ * float64 (in float32, shift - x_c and the sums overflow near FLT_MAX). */
 static inline FX_ALWAYS_INLINE void FX_FN(tacc_chunk)(
     const FX_T *xc, const FX_T *yc, const FX_T *wc, int64_t n, FX_T shift,
     FX_T one_m_eps, FX_T eps_c, const int soft, const int has_w,
@@ -89,24 +89,24 @@ static inline FX_ALWAYS_INLINE void FX_FN(tacc_chunk)(
     double t = 0.0, a = 0.0;
     for (int64_t s0 = 0; s0 < nv; s0 += FX_SUB) {
         const int64_t s1 = nv - s0 < FX_SUB ? nv : s0 + FX_SUB;
-        FX_T ct = 0, ca = 0;
+        double ct = 0, ca = 0;
 #pragma omp simd reduction(+ : ct, ca)
         for (int64_t j = s0; j < s1; j++) {
             const FX_T v = FX_TARGET_V(j);
-            ca += v;
-            ct += v == 0 ? (FX_T)0 : v * (shift - xc[j]);
+            ca += (double)v;
+            ct += v == 0 ? 0.0 : (double)v * ((double)shift - (double)xc[j]);
         }
         t += (double)ct;
         a += (double)ca;
     }
     if (nv < n) {
         FX_TAIL_LANES(vl);
-        FX_T ct = 0, ca = 0;
+        double ct = 0, ca = 0;
 #pragma omp simd reduction(+ : ct, ca)
         for (int64_t l = 0; l < vl; l++) {
             const FX_T v = tb + l >= nv ? FX_TARGET_V(tb + l) : (FX_T)0;
-            ca += v;
-            ct += v == 0 ? (FX_T)0 : v * (shift - xc[tb + l]);
+            ca += (double)v;
+            ct += v == 0 ? 0.0 : (double)v * ((double)shift - (double)xc[tb + l]);
         }
         t += (double)ct;
         a += (double)ca;
@@ -126,6 +126,11 @@ static inline double FX_FN(xent_row_finish)(const FX_FN(xent_ctx) *k, const FX_T
                                             const FX_T *y, int64_t label, FX_T *g,
                                             const FX_T *shifts,
                                             const FX_FN(xent_stats) *st, double ls);
+static inline double FX_FN(xent_row_weight)(const FX_FN(xent_ctx) *k, int soft,
+                                            double aacc, int64_t label);
+static void FX_FN(xent_zero_weight_grad)(const FX_FN(xent_ctx) *k, int64_t C,
+                                         const FX_T *yr, int64_t ycs,
+                                         FX_T *gr, int64_t gcs);
 static inline double FX_FN(norm_row_finish)(const FX_FN(xent_ctx) *k, const FX_T *x,
                                             FX_T *out, const FX_T *shifts,
                                             const FX_FN(xent_stats) *st, double ls);
@@ -204,7 +209,11 @@ static inline void FX_FN(xent_row_stats)(const FX_FN(xent_ctx) *k, const FX_T *x
         if (has_tail) {
             FX_TAIL_LANES(vl);
 #pragma omp simd reduction(max : cm)
-            for (int64_t l = 0; l < vl; l++) cm = xc[tb + l] > cm ? xc[tb + l] : cm;
+            /* lanes before nv are counted already; a short last chunk's
+             * vector reaches back into the previous chunk, which in place
+             * (g == x) already holds exps: select them out */
+            for (int64_t l = 0; l < vl; l++)
+                cm = (tb + l >= nv && xc[tb + l] > cm) ? xc[tb + l] : cm;
         }
         if (cm > m) {
             /* while only -inf was seen, sums are 0 or non-finite: keep them */
@@ -300,7 +309,8 @@ static double FX_FN(xent_rows_strided)(
     for (int64_t t0 = 0; t0 < n; t0 += FX_TILE) {
         const int64_t nt = n - t0 < FX_TILE ? n - t0 : FX_TILE;
         const FX_T *xt = x + t0 * xrs;
-        FX_T m[FX_TILE], ps[FX_TILE], pn[FX_TILE], pt[FX_TILE], pa[FX_TILE];
+        FX_T m[FX_TILE], ps[FX_TILE], pn[FX_TILE];
+        double pt[FX_TILE], pa[FX_TILE];   /* float64: see tacc_chunk */
         double small[FX_TILE], ties[FX_TILE], tacc[FX_TILE], aacc[FX_TILE];
         double ls[FX_TILE], av[FX_TILE], lse[FX_TILE];
         for (int64_t j = 0; j < nt; j++) {
@@ -337,14 +347,14 @@ static double FX_FN(xent_rows_strided)(
 #pragma omp simd
                         for (int64_t j = 0; j < nt; j++) {
                             FX_T v = (one_m_eps * yc[j * yrs] + eps_c) * wc;
-                            pa[j] += v;
-                            pt[j] += v == 0 ? (FX_T)0 : v * (m[j] - xc[j * xrs]);
+                            pa[j] += (double)v;
+                            pt[j] += v == 0 ? 0.0 : (double)v * ((double)m[j] - (double)xc[j * xrs]);
                         }
                     } else {
 #pragma omp simd
                         for (int64_t j = 0; j < nt; j++) {
-                            pa[j] += wc;
-                            pt[j] += wc == 0 ? (FX_T)0 : wc * (m[j] - xc[j * xrs]);
+                            pa[j] += (double)wc;
+                            pt[j] += wc == 0 ? 0.0 : (double)wc * ((double)m[j] - (double)xc[j * xrs]);
                         }
                     }
                 }
@@ -368,8 +378,9 @@ static double FX_FN(xent_rows_strided)(
                 loss = 0.0;
                 av[j] = 0.0;
             } else if (!(m[j] > -(FX_T)INFINITY)) {
-                loss = NAN;
-                av[j] = NAN;
+                const double a = FX_FN(xent_row_weight)(k, soft, aacc[j], soft ? 0 : lab[r]);
+                loss = a == 0.0 ? 0.0 : NAN;
+                av[j] = a == 0.0 ? 0.0 : NAN;
             } else {
                 const int64_t yl = soft ? 0 : lab[r];
                 double xy = soft ? 0.0 : (double)xt[j * xrs + yl * xcs];
@@ -424,6 +435,11 @@ static double FX_FN(xent_rows_strided)(
             if (!xent) {
                 if (!isfinite(lse[j]))
                     for (int64_t c = 0; c < C; c++) gr[c * gcs] = (FX_T)NAN;
+            } else if (av[j] == 0.0 && !(lab != NULL && lab[r] == k->ignore_index)) {
+                /* A = 0: the softmax term is exactly 0 even where exp(x - m)
+                 * is NaN (a NaN or +inf row); what is left is -scale v */
+                FX_FN(xent_zero_weight_grad)(k, C, soft ? y + r * yrs : NULL, ycs, gr, gcs);
+                if (!soft) gr[lab[r] * gcs] -= (FX_T)(k->gsc * (1.0 - k->eps) * (w != NULL ? (double)w[lab[r]] : 1.0));
             } else if (!soft) {
                 if (lab[r] == k->ignore_index) {
                     for (int64_t c = 0; c < C; c++) gr[c * gcs] = 0;
@@ -440,25 +456,38 @@ static double FX_FN(xent_rows_strided)(
 /* Short contiguous rows: a within-row vector loop would be mostly tail and
  * horizontal reductions, so tiles of FX_TROWS rows are transposed into
  * class-major buffers (see fx_transpose_tmpl.h) and handled across rows by
- * xent_rows_strided; the gradient is transposed back. */
+ * xent_rows_strided; the gradient is transposed back. The buffers (up to
+ * 3 x 32 KiB) are taken from the heap once per block: on a thread's stack
+ * they overflow small stacks (musl's default is 128 KiB, Python threads may
+ * have 32 KiB). Without memory the tiles are read in place, strided, with
+ * the same arithmetic and the same bits. */
 static double FX_FN(xent_rows_short)(
     const FX_FN(xent_ctx) *k, int64_t n,
     const FX_T *x, int64_t xrs, const FX_T *y, int64_t yrs,
     const int64_t *lab, FX_T *lout, FX_T *g, int64_t grs)
 {
     const int64_t C = k->C;
-    FX_T xb[FX_TROWS * FX_SMALL_C], yb[FX_TROWS * FX_SMALL_C], gb[FX_TROWS * FX_SMALL_C];
+    const size_t tile = (size_t)FX_TROWS * FX_SMALL_C;
+    FX_T *xb = (FX_T *)malloc(tile * sizeof(FX_T) * (1 + (y != NULL) + (g != NULL)));
+    FX_T *yb = xb != NULL && y != NULL ? xb + tile : NULL;
+    FX_T *gb = xb != NULL && g != NULL ? xb + tile * (1 + (y != NULL)) : NULL;
     double total = 0.0;
     for (int64_t t0 = 0; t0 < n; t0 += FX_TROWS) {
         const int64_t nt = n - t0 < FX_TROWS ? n - t0 : FX_TROWS;
+        const int64_t *lt = lab != NULL ? lab + t0 : NULL;
+        FX_T *lo = lout != NULL ? lout + t0 : NULL;
+        if (xb == NULL) {
+            total += FX_FN(xent_rows_strided)(k, nt, x + t0 * xrs, xrs, 1,
+                                              y != NULL ? y + t0 * yrs : NULL, yrs, 1, lt, lo,
+                                              g != NULL ? g + t0 * grs : NULL, grs, 1);
+            continue;
+        }
         FX_FN(transpose)(x + t0 * xrs, xrs, xb, nt, nt, C);
         if (y != NULL) FX_FN(transpose)(y + t0 * yrs, yrs, yb, nt, nt, C);
-        total += FX_FN(xent_rows_strided)(k, nt, xb, 1, nt, y != NULL ? yb : NULL, 1, nt,
-                                          lab != NULL ? lab + t0 : NULL,
-                                          lout != NULL ? lout + t0 : NULL,
-                                          g != NULL ? gb : NULL, 1, nt);
+        total += FX_FN(xent_rows_strided)(k, nt, xb, 1, nt, yb, 1, nt, lt, lo, gb, 1, nt);
         if (g != NULL) FX_FN(transpose)(gb, nt, g + t0 * grs, grs, C, nt);
     }
+    free(xb);
     return total;
 }
 

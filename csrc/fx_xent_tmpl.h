@@ -14,17 +14,44 @@ static inline double FX_FN(xent_finish)(const FX_FN(xent_ctx) *k, int soft,
 {
     if (soft) {
         *a_out = aacc;
-        return aacc * ls + tacc;
+        return (aacc == 0.0 ? 0.0 : aacc * ls) + tacc;
     }
     /* a zero coefficient contributes exactly 0, even against -inf logits */
     double a = (1.0 - k->eps) * wy;
     double loss = a == 0.0 ? 0.0 : a * (ls + (shift - xy));
     if (k->eps > 0.0) {
-        loss += k->eps_c * (aacc * ls + tacc);
+        loss += k->eps_c * ((aacc == 0.0 ? 0.0 : aacc * ls) + tacc);
         a += k->eps_c * aacc;
     }
     *a_out = a;
     return loss;
+}
+
+/* A, the total effective target weight of a row (see fx_rows_tmpl.h's
+ * header), for rows whose statistics are not finite; aacc = sum v of the
+ * smoothing or soft part. */
+static inline double FX_FN(xent_row_weight)(const FX_FN(xent_ctx) *k, int soft,
+                                            double aacc, int64_t label)
+{
+    if (soft) return aacc;
+    const double wy = k->w != NULL ? (double)k->w[label] : 1.0;
+    return (1.0 - k->eps) * wy + (k->eps > 0.0 ? k->eps_c * aacc : 0.0);
+}
+
+/* The gradient row -scale v_c of a row with A = 0 (its softmax term is 0),
+ * the onehot part of index targets excluded, as in xent_rows_strided. */
+static void FX_FN(xent_zero_weight_grad)(const FX_FN(xent_ctx) *k, int64_t C,
+                                         const FX_T *yr, int64_t ycs,
+                                         FX_T *gr, int64_t gcs)
+{
+    const FX_T b = (FX_T)k->gsc;
+    const FX_T one_m_eps = (FX_T)(1.0 - k->eps), eps_c = (FX_T)k->eps_c;
+    for (int64_t c = 0; c < C; c++) {
+        const FX_T wc = k->w != NULL ? k->w[c] : (FX_T)1;
+        /* the products in the order of the main loops: the same bits */
+        gr[c * gcs] = yr != NULL ? (FX_T)0 - b * ((one_m_eps * yr[c * ycs] + eps_c) * wc)
+                                 : (FX_T)0 - (b * eps_c) * wc;
+    }
 }
 
 /* Rescales a chunk of stored exps into the gradient: g = sc e - b v. */
@@ -61,9 +88,11 @@ static inline double FX_FN(xent_row_finish)(const FX_FN(xent_ctx) *k, const FX_T
     const double tacc = st->tacc, aacc = st->aacc;
     double loss, a;
     if (!(m > -(FX_T)INFINITY)) {
-        /* all -inf (or NaN): log-softmax is NaN, like -inf - (-inf) */
-        loss = NAN;
-        a = NAN;
+        /* all -inf (or NaN): log-softmax is NaN, like -inf - (-inf), unless
+         * every coefficient is 0 (then the row contributes exactly 0) */
+        a = FX_FN(xent_row_weight)(k, soft, aacc, label);
+        loss = a == 0.0 ? 0.0 : NAN;
+        a = a == 0.0 ? 0.0 : NAN;
     } else {
         double xy = soft ? 0.0 : (double)x[label];
         double wy = (!soft && w != NULL) ? (double)w[label] : 1.0;
@@ -71,6 +100,10 @@ static inline double FX_FN(xent_row_finish)(const FX_FN(xent_ctx) *k, const FX_T
     }
     if (g != NULL) {
         const FX_T b = (FX_T)k->gsc;
+        /* A = 0: the softmax term is exactly 0, even where the stored exps
+         * are NaN (a NaN or +inf row) */
+        if (a == 0.0)
+            for (int64_t c = 0; c < C; c++) g[c] = 0;
         for (int64_t c0 = 0, kk = 0; c0 < C; c0 += FX_CHUNK, kk++) {
             const int64_t n = C - c0 < FX_CHUNK ? C - c0 : FX_CHUNK;
             /* exp(shift_k - lse) as exp(shift_k - shift) / s: shift + log s
@@ -78,7 +111,8 @@ static inline double FX_FN(xent_row_finish)(const FX_FN(xent_ctx) *k, const FX_T
              * row was all -inf kept shift_k = 0 (its exps are 0), which may
              * exceed shift: clamp so its scale stays finite, not 0 * inf. */
             const double dk = (double)shifts[kk] - (double)shift;
-            const FX_T sc = (FX_T)(k->gsc * a * exp(dk > 0.0 ? 0.0 : dk) / (st->ties + st->small));
+            const FX_T sc = a == 0.0 ? (FX_T)0
+                            : (FX_T)(k->gsc * a * exp(dk > 0.0 ? 0.0 : dk) / (st->ties + st->small));
             FX_T *gc = g + c0;
             const FX_T *yc = soft ? y + c0 : NULL;
             const FX_T *wc = w != NULL ? w + c0 : NULL;

@@ -10,7 +10,7 @@ import operator
 
 import numpy as np
 
-from ._arrays import I64_MAX, INT64, labels_as_int64
+from ._arrays import I64_MAX, I64_MIN, INT64, labels_as_int64
 from ._outputs import BAD_LABEL, raise_status
 
 try:  # NumPy >= 1.25
@@ -55,14 +55,16 @@ def check_int(value, name: str) -> int:
 
 
 def kernel_labels(t: np.ndarray, C: int, ignore, ignore_index, name: str = "target"):
-    """(contiguous int64 labels, ignore_index as the kernel compares it): an
-    ignore_index outside int64 cannot equal any label, so any stand-in
-    outside [0, C) works as long as no label takes its value."""
-    labels = t if (t.dtype == INT64 and t.flags.c_contiguous) else labels_as_int64(t, name)
-    if ignore > I64_MAX or ignore < -I64_MAX - 1:
-        ignore = -I64_MAX - 1
-        hit = np.flatnonzero(labels.reshape(-1) == ignore)
-        if hit.size:
+    """(contiguous, aligned int64 labels, ignore_index as the kernel compares
+    it): an ignore_index outside int64 cannot equal any int64 label, so any
+    stand-in outside [0, C) works as long as no label takes its value (uint64
+    labels equal to a huge ignore_index are mapped to it by labels_as_int64)."""
+    labels = (t if (t.dtype == INT64 and t.flags.c_contiguous and t.flags.aligned)
+              else labels_as_int64(t, ignore, name))
+    if ignore != -100 and (ignore > I64_MAX or ignore < I64_MIN):
+        ignore = I64_MIN
+        hit = np.flatnonzero(t.reshape(-1) == ignore) if t.dtype.kind == "i" else ()
+        if len(hit):
             raise_status((BAD_LABEL, 0, int(hit[0])), ((name, t),), C=C,
                          ignore_index=ignore_index)
     return labels, ignore

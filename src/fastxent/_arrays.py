@@ -13,6 +13,7 @@ F32 = np.dtype(np.float32)
 F64 = np.dtype(np.float64)
 INT64 = np.dtype(np.int64)
 I64_MAX = int(np.iinfo(np.int64).max)
+I64_MIN = -I64_MAX - 1
 NO_STRIDES = (0, 0, 0)
 
 
@@ -47,8 +48,13 @@ def as_float_array(a, name: str, dtype: Optional[np.dtype] = None) -> np.ndarray
     float16 becomes float32; integers and booleans become float64 (or
     `dtype` when given). The input is never modified: a conversion copies.
     """
-    arr = np.asarray(a)
+    arr = as_array(a, name)
     if arr.dtype.kind == "O":  # e.g. Decimal or mixed Python numbers, as the reference
+        none = np.flatnonzero(np.fromiter((v is None for v in arr.flat), bool, arr.size))
+        if none.size:
+            pos = tuple(int(i) for i in np.unravel_index(none[0], arr.shape))
+            raise ValueError(f"{name}: expected a real numeric array, got None at "
+                             f"position {pos}")
         try:
             arr = arr.astype(np.float64)
         except (TypeError, ValueError):
@@ -73,6 +79,15 @@ def as_float_array(a, name: str, dtype: Optional[np.dtype] = None) -> np.ndarray
     if dt != target or not arr.flags.aligned or not dt.isnative:
         arr = arr.astype(target.newbyteorder("="), copy=True)
     return arr
+
+
+def as_array(a, name: str) -> np.ndarray:
+    """np.asarray(a), with NumPy's complaint about ragged nested sequences
+    naming the argument."""
+    try:
+        return np.asarray(a)
+    except ValueError as exc:
+        raise ValueError(f"{name}: cannot be made an array ({exc})") from None
 
 
 def c_contiguous(a: np.ndarray) -> np.ndarray:
@@ -153,13 +168,21 @@ def merged_broadcast(a, name: str, shape, dtype):
     return Broadcast(b, (rows[1] // isz, col, 0))
 
 
-def labels_as_int64(t: np.ndarray, name: str = "target") -> np.ndarray:
-    """Class labels as a contiguous int64 array (a copy unless already so).
+def labels_as_int64(t: np.ndarray, ignore=None, name: str = "target") -> np.ndarray:
+    """Class labels as an aligned, contiguous int64 array (a copy unless
+    already so: the kernels read them as int64_t, which must be aligned).
 
-    A uint64 label above the int64 range raises IndexError here."""
+    A uint64 label above the int64 range raises IndexError here, unless it
+    equals `ignore`: it then becomes I64_MIN, the stand-in cross_entropy
+    compares against for an ignore_index outside the int64 range."""
     if t.dtype.kind == "u" and t.dtype.itemsize == 8 and t.size and t.max() > I64_MAX:
-        flat = int(np.argmax(t.reshape(-1) > I64_MAX))
-        raise IndexError(
-            f"{name}: class index {t.reshape(-1)[flat]} at position "
-            f"{tuple(int(i) for i in np.unravel_index(flat, t.shape))} is out of range")
-    return np.ascontiguousarray(t, dtype=INT64)
+        big = t > I64_MAX
+        bad = big & (t != ignore) if ignore is not None and ignore > I64_MAX else big
+        if bad.any():
+            flat = int(np.argmax(bad.reshape(-1)))
+            raise IndexError(
+                f"{name}: class index {t.reshape(-1)[flat]} at position "
+                f"{tuple(int(i) for i in np.unravel_index(flat, t.shape))} is out of range")
+        labels = np.where(big, I64_MIN, t.astype(INT64))
+        return np.require(labels, INT64, ["C_CONTIGUOUS", "ALIGNED"])
+    return np.require(t, INT64, ["C_CONTIGUOUS", "ALIGNED"])

@@ -6,7 +6,7 @@ import numpy as np
 from . import _kernels
 from ._threads import resolve as _resolve_threads
 from ._args import check_fraction, check_reduction
-from ._arrays import as_float_array, c_contiguous, merged_broadcast
+from ._arrays import as_array, as_float_array, c_contiguous, merged_broadcast
 from ._outputs import check_out, contiguous_buffer, deliver, finish, raise_status
 
 
@@ -14,7 +14,7 @@ def _prepare(first, target, first_name, weight, pos_weight, grad_out):
     """Common checks: (x, y, L, weight Broadcast, pos_weight Broadcast, dtype)."""
     x = c_contiguous(as_float_array(first, first_name))
     dt = x.dtype
-    t = np.asarray(target)
+    t = as_array(target, "target")
     if t.shape != x.shape:
         raise ValueError(
             f"target: expected the {first_name}' shape {x.shape}, got {t.shape}")
@@ -23,9 +23,10 @@ def _prepare(first, target, first_name, weight, pos_weight, grad_out):
     wv = merged_broadcast(weight, "weight", x.shape, dt)
     pwv = merged_broadcast(pos_weight, "pos_weight", x.shape, dt)
     if grad_out is not None:
+        # a misaligned grad_out is filled through a temporary
         check_out(grad_out, x.shape, dt,
-                       ((first_name, first), ("target", target), ("weight", weight),
-                        ("pos_weight", pos_weight)))
+                  ((first_name, first), ("target", target), ("weight", weight),
+                   ("pos_weight", pos_weight)), aligned=False)
     return x, y, L, wv, pwv, dt
 
 

@@ -28,15 +28,21 @@ def _label_columns(truth, labels, n):
         lo, hi = int(truth.min()), int(truth.max())
         if labels is not None and labels.size:
             lo, hi = min(lo, int(labels.min())), max(hi, int(labels.max()))
-        if hi - lo < _LUT_MAX:
+        # one dtype that holds every value exactly (int8 - lo wraps, uint8 -
+        # (-1) overflows, uint64 and int64 together promote to float64)
+        wide = (INT64 if -2**63 <= lo and hi < 2**63
+                else np.dtype(np.uint64) if lo >= 0 else np.dtype(object))
+        truth = truth.astype(wide, copy=False)
+        if labels is not None:
+            labels = labels.astype(wide, copy=False)
+        if wide == INT64 and hi - lo < _LUT_MAX:
             shifted = (truth - lo).astype(np.intp, copy=False)
             if labels is None:
                 present = np.bincount(shifted, minlength=hi - lo + 1) > 0
             else:
                 present = np.zeros(hi - lo + 1, dtype=bool)
                 present[(labels.reshape(-1) - lo).astype(np.intp)] = True
-            classes = (np.flatnonzero(present) + lo).astype(truth.dtype if labels is None
-                                                             else np.result_type(truth, labels))
+            classes = np.flatnonzero(present).astype(INT64) + lo
             lut = np.cumsum(present, dtype=INT64) - 1
             lut[~present] = -1
             col = lut[shifted]

@@ -48,8 +48,9 @@ def strided_buffer(out, like: np.ndarray, axis: int):
 
 
 def contiguous_buffer(out, like: np.ndarray) -> np.ndarray:
-    """`out` if C-contiguous, else a C-ordered array of `like`'s shape."""
-    if out is not None and out.flags.c_contiguous:
+    """`out` if C-contiguous and aligned, else a C-ordered array of
+    `like`'s shape."""
+    if out is not None and out.flags.c_contiguous and out.flags.aligned:
         return out
     return np.empty(like.shape, dtype=like.dtype)
 

@@ -9,6 +9,10 @@ from typing import Optional
 from . import _kernels
 
 _global_threads: Optional[int] = None
+# More threads than this is a mistake, not a configuration: libgomp aborts
+# the process when it cannot create them (e.g. under an address-space limit),
+# and the C interface takes an int.
+MAX_THREADS = 1024
 
 
 def usable_cpus() -> int:
@@ -30,6 +34,8 @@ def _check(n, name: str) -> int:
         raise ValueError(f"{name}: expected a positive integer, got {n!r}") from None
     if v < 1:
         raise ValueError(f"{name}: expected a positive integer, got {v}")
+    if v > MAX_THREADS:
+        raise ValueError(f"{name}: expected at most {MAX_THREADS} threads, got {v}")
     return v
 
 

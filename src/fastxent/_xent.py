@@ -8,7 +8,7 @@ import numpy as np
 from . import _kernels
 from ._args import (REDUCTIONS, check_fraction, check_int, check_reduction, kernel_labels,
                     normalize_axis)
-from ._arrays import F32, F64, INT64, NO_STRIDES, as_float_array, layout_of
+from ._arrays import F32, F64, INT64, NO_STRIDES, as_array, as_float_array, layout_of
 from ._outputs import check_out, deliver, finish, raise_status, strided_buffer
 from ._threads import resolve as _resolve_threads
 
@@ -126,7 +126,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
         ys, labels = ylay.strides, None
     else:
         y, ys = None, NO_STRIDES
-        if ignore == -100 and t.dtype is INT64 and t.flags.c_contiguous:
+        if ignore == -100 and t.dtype is INT64 and t.flags.c_contiguous and t.flags.aligned:
             labels = t   # the common case, without a call
         else:
             labels, ignore = kernel_labels(t, C, ignore, ignore_index)
@@ -134,9 +134,15 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     grad, gs = None, NO_STRIDES
     if want_grad:
         if grad_out is not None:
+            # a misaligned grad_out is filled through a temporary
             check_out(grad_out, shape, dt,
-                      (("logits", logits), ("target", target), ("weight", weight)))
+                      (("logits", logits), ("target", target), ("weight", weight)),
+                      aligned=False)
         grad, glay = strided_buffer(grad_out, x, ax)
+        # the kernel is chosen by the class strides: a gradient whose class
+        # stride is not 1 where the inputs' is would change the loss's bits
+        if glay.s_class != 1 and xs[1] == 1 and (y is None or ys[1] == 1):
+            grad, glay = layout_of(np.empty_like(x), ax)   # copied at the end
         gs = glay.strides
     status, total, denom = _kernels.xent(x, xshape, xs, y, ys, labels, ignore, w, eps,
                                          loss_out, grad, gs, red == "mean", nthreads)
@@ -164,7 +170,7 @@ def _logits(logits, axis):
     ndim = x.ndim
     if ndim == 0:
         raise ValueError("logits: expected at least 1 dimension (the class axis), got a scalar")
-    ax = ndim - 1 if axis == -1 else normalize_axis(axis, ndim)
+    ax = ndim - 1 if (type(axis) is int and axis == -1) else normalize_axis(axis, ndim)
     if x.shape[ax] == 0:
         raise ValueError(f"logits: the class axis {ax} has length 0; expected at least 1 class")
     return x, ax
@@ -189,7 +195,7 @@ def _logits_view(x, ax):
 def _target(target, shape, ax, ignore, ignore_index):
     """(target as an array, soft): class indices of the logits' shape without
     `ax`, or probabilities of the logits' shape."""
-    t = target if type(target) is np.ndarray else np.asarray(target)
+    t = target if type(target) is np.ndarray else as_array(target, "target")
     kind = t.dtype.kind
     if kind in "iu":
         row_shape = shape[:ax] + shape[ax + 1:]

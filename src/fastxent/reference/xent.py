@@ -30,6 +30,10 @@ def _class_indices(target, n_classes, ignore_index):
         labels = target.astype(np.int64)
     if _I64.min <= ignore_index <= _I64.max:
         ignored = (labels == ignore_index) & ~too_big
+    elif target.dtype.kind == "u" and _I64.max < ignore_index <= np.iinfo(target.dtype).max:
+        # a uint64 label above the int64 range equal to ignore_index is ignored
+        ignored = target == np.uint64(ignore_index)
+        too_big = too_big & ~ignored
     else:
         ignored = np.zeros(target.shape, dtype=bool)
     bad = too_big | (~ignored & ((labels < 0) | (labels >= n_classes)))
