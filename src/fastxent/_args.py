@@ -63,7 +63,8 @@ def kernel_labels(t: np.ndarray, C: int, ignore, ignore_index, name: str = "targ
               else labels_as_int64(t, ignore, name))
     if ignore != -100 and (ignore > I64_MAX or ignore < I64_MIN):
         ignore = I64_MIN
-        hit = np.flatnonzero(t.reshape(-1) == ignore) if t.dtype.kind == "i" else ()
+        hit = (np.flatnonzero(t.reshape(-1) == ignore) if t.dtype.kind == "i"
+               else np.empty(0, np.intp))
         if len(hit):
             raise_status((BAD_LABEL, 0, int(hit[0])), ((name, t),), C=C,
                          ignore_index=ignore_index)
