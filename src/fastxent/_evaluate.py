@@ -43,13 +43,15 @@ def _check_choice(v, name: str, choices) -> str:
 
 
 def _per_row(a, name: str, kinds: str, what: str, row_shape, dtype) -> np.ndarray:
-    """`a`, one value per row, as a flat contiguous array of `dtype`."""
+    """`a`, one value per row, as a flat, contiguous and aligned array of
+    `dtype` (the kernel reads it as double / int64_t: a misaligned view,
+    which np.ascontiguousarray keeps, would be undefined behaviour)."""
     arr = np.asarray(a)
     if arr.dtype.kind not in kinds:
         raise ValueError(f"{name}: expected {what}, got dtype {arr.dtype}")
     if arr.shape != row_shape:
         raise ValueError(f"{name}: expected the rows' shape {row_shape}, got {arr.shape}")
-    return np.ascontiguousarray(arr, dtype=dtype).reshape(-1)
+    return np.require(arr, dtype, ["C_CONTIGUOUS", "ALIGNED"]).reshape(-1)
 
 
 @dataclass(frozen=True)
