@@ -18,7 +18,7 @@ from . import _exact, _kernels
 from ._eval_result import EvalResult, finish, frozen_per_row
 from ._threads import resolve as _resolve_threads
 from ._args import check_int, kernel_labels, normalize_axis
-from ._arrays import as_float_array, layout_of
+from ._arrays import INT64, as_float_array, layout_of
 from ._outputs import raise_status
 
 STATE_VERSION = 1
@@ -133,6 +133,13 @@ class Evaluator:
                                     per_class, nonfinite, reference, segments)
         self._threads = _resolve_threads(num_threads)
         self._topk = np.array(self._config.topk, dtype=np.int64)
+        self._nonfinite = _NONFINITE.index(self._config.nonfinite)
+        cfg = self._config
+        # update()'s fast path: C for a plain configuration (nothing per
+        # class, per segment or against a reference; classes last), else 0
+        self._plain = cfg.num_classes if (
+            cfg.axis in (-1, 1) and not (cfg.per_class or cfg.segments or cfg.reference)
+            and -2**63 <= cfg.ignore_index < 2**63) else 0
         self._acc = _exact.zeros(self._config.nacc)
         self._n_rows = self._n_ignored = self._n_nonfinite = 0
         self._kl_max = -math.inf
@@ -147,7 +154,32 @@ class Evaluator:
     def update(self, logits, labels, *, sample_weight=None, segment_ids=None,
                reference_logits=None):
         """Adds rows. Raises (and changes nothing) on any bad argument."""
-        self._update(logits, labels, sample_weight, segment_ids, reference_logits, False)
+        x, t = logits, labels
+        if (self._plain and sample_weight is None and segment_ids is None
+                and reference_logits is None and type(x) is np.ndarray
+                and (x.dtype is _F32 or x.dtype is _F64) and x.ndim == 2
+                and x.shape[1] == self._plain and x.shape[0] and x.flags.c_contiguous
+                and x.flags.aligned and type(t) is np.ndarray and t.dtype is INT64
+                and t.shape == x.shape[:1] and t.flags.c_contiguous and t.flags.aligned):
+            self._update_plain(x, t)
+        else:
+            self._update(logits, labels, sample_weight, segment_ids, reference_logits, False)
+
+    def _update_plain(self, x, t):
+        """update() of (N, C) C-ordered float logits and int64 labels with
+        nothing else: the checks the kernel makes itself are left to it."""
+        n, C = x.shape
+        cfg = self._config
+        st, ign, nonfin, kl_max = _kernels.eval_rows(
+            x, (n, C, 1), (C, 1, 0), None, (0, 0, 0), t, cfg.ignore_index, None,
+            cfg.ties == "last", self._nonfinite, self._topk, cfg.n_bins, self._acc,
+            None, None, None, None, None, None, None, self._threads)
+        if st[0]:
+            raise_status(st, (("logits", x), ("labels", t)), axis=1, C=C,
+                         ignore_index=cfg.ignore_index)
+        self._n_rows += n
+        self._n_ignored += ign
+        self._n_nonfinite += nonfin
 
     def _update(self, logits, labels, sample_weight, segment_ids, reference_logits, per_row):
         cfg = self._config
