@@ -22,7 +22,15 @@ typedef struct {
     FX_T mr;
     int64_t argmax_r;
     double rsmall, rties, rdot;   /* rdot = sum er (r - x) */
+    /* log s, e_t = exp(x_t - m) and the same of the reference row, by
+     * eval_logs (rows one by one) or eval_tile_stats (vectorised) */
+    double ls, et, lsr, ert;
 } FX_FN(eval_stats);
+
+/* log1p(s - 1) and exp(x_t - m) (1 at the max), the same expressions for
+ * every path (fx_math.h's, vectorisable) */
+#define FX_EVAL_LS(ties, small) fx_log1p_f64(((ties) - 1.0) + (small))
+#define FX_EVAL_ET(xt, m) ((xt) == (m) ? 1.0 : fx_exp_f64((double)(xt) - (double)(m)))
 
 /* max and the counts of entries > x_t and == x_t of a chunk (NaN entries
  * are left out of the max; they are found through the NaN they make of
@@ -159,9 +167,9 @@ static void FX_FN(eval_finish)(const FX_FN(eval_stats) *st, const FX_T *x, int64
 {
     const double m = (double)st->m, xt = (double)x[t * xcs];
     const double s = st->ties + st->small;
-    const double ls = log1p((st->ties - 1.0) + st->small);
+    const double ls = st->ls;
     const int t_is_max = x[t * xcs] == st->m;
-    const double et = t_is_max ? 1.0 : exp(xt - m);
+    const double et = st->et;
     row->nll = ls + (m - xt);
     row->max_prob = 1.0 / s;
     row->entropy = ls - st->s1 / s;
@@ -181,11 +189,10 @@ static void FX_FN(eval_finish)(const FX_FN(eval_stats) *st, const FX_T *x, int64
     row->same_top = 0;
     if (has_ref) {
         const double mr = (double)st->mr, sr = st->rties + st->rsmall;
-        const double lsr = log1p((st->rties - 1.0) + st->rsmall);
+        const double lsr = st->lsr;
         const double kl = st->rdot / sr + (m - mr) + (ls - lsr);
         row->kl = kl > 0.0 ? kl : 0.0;
-        const FX_T rt = xr[t * rcs];
-        const double prt = (rt == st->mr ? 1.0 : exp((double)rt - mr)) / sr;
+        const double prt = st->ert / sr;
         row->delta_p = row->p_t - prt;
         row->same_top = st->argmax == st->argmax_r;
     }
@@ -203,7 +210,8 @@ static void FX_FN(eval_finish)(const FX_FN(eval_stats) *st, const FX_T *x, int64
 typedef struct {
     FX_T m[FX_ET], xt[FX_ET], cg[FX_ET], ce[FX_ET];
     FX_T cs[FX_ET], cn[FX_ET], c1[FX_ET], c2[FX_ET], key[FX_ET];
-    FX_T mr[FX_ET], rs[FX_ET], rn[FX_ET], rd[FX_ET], rkey[FX_ET];
+    FX_T mr[FX_ET], rs[FX_ET], rn[FX_ET], rd[FX_ET], rkey[FX_ET], rt[FX_ET];
+    double ls[FX_ET], et[FX_ET], lsr[FX_ET], ert[FX_ET];
 } FX_FN(eval_tile);
 
 static void FX_FN(eval_tile_stats)(FX_FN(eval_tile) *tl, const FX_T *x, const FX_T *xr,
@@ -245,9 +253,18 @@ static void FX_FN(eval_tile_stats)(FX_FN(eval_tile) *tl, const FX_T *x, const FX
             key[j] = (z && kc < key[j]) ? kc : key[j];
         }
     }
+    double *ls = tl->ls, *et = tl->et, *lsr = tl->lsr, *ert = tl->ert;
+#pragma omp simd
+    for (int64_t j = 0; j < FX_ET; j++) {
+        ls[j] = FX_EVAL_LS((double)cn[j], (double)cs[j]);
+        et[j] = FX_EVAL_ET(xt[j], m[j]);
+    }
     FX_T *mr = tl->mr, *rs = tl->rs, *rn = tl->rn, *rd = tl->rd, *rkey = tl->rkey;
+    FX_T *rt = tl->rt;
     if (has_ref) {
         for (int64_t j = 0; j < FX_ET; j++) {
+            const int64_t t = j >= nt || lab[j] == ignore_index ? 0 : lab[j];
+            rt[j] = xr[t * FX_ET + j];
             mr[j] = -(FX_T)INFINITY;
             rs[j] = rn[j] = rd[j] = 0;
             rkey[j] = n;
@@ -271,6 +288,11 @@ static void FX_FN(eval_tile_stats)(FX_FN(eval_tile) *tl, const FX_T *x, const FX
                 rkey[j] = (z && kc < rkey[j]) ? kc : rkey[j];
             }
         }
+#pragma omp simd
+        for (int64_t j = 0; j < FX_ET; j++) {
+            lsr[j] = FX_EVAL_LS((double)rn[j], (double)rs[j]);
+            ert[j] = FX_EVAL_ET(rt[j], mr[j]);
+        }
     }
     for (int64_t j = 0; j < nt; j++) {
         FX_FN(eval_stats) *o = st + j;   /* the tile's rows only */
@@ -290,6 +312,10 @@ static void FX_FN(eval_tile_stats)(FX_FN(eval_tile) *tl, const FX_T *x, const FX
         o->rsmall = has_ref ? (double)rs[j] : 0.0;
         o->rties = has_ref ? (double)rn[j] : 0.0;
         o->rdot = has_ref ? (double)rd[j] : 0.0;
+        o->ls = ls[j];
+        o->et = et[j];
+        o->lsr = has_ref ? lsr[j] : 0.0;
+        o->ert = has_ref ? ert[j] : 0.0;
         o->bad = o->small != o->small || o->s1 != o->s1 || m[j] == (FX_T)INFINITY
                  || m[j] == -(FX_T)INFINITY
                  || (has_ref && (o->rsmall != o->rsmall || mr[j] == (FX_T)INFINITY
@@ -393,6 +419,10 @@ static void FX_FN(eval_rows_long)(const fx_eval_ctx *ctx, fx_eval_tally *tally, 
         FX_FN(eval_stats) st;
         if (has_ref) FX_FN(eval_row)(xrow, rrow, C, xrow[t], p->ties_last, 1, &st);
         else FX_FN(eval_row)(xrow, NULL, C, xrow[t], p->ties_last, 0, &st);
+        st.ls = FX_EVAL_LS(st.ties, st.small);
+        st.et = FX_EVAL_ET(xrow[t], st.m);
+        st.lsr = has_ref ? FX_EVAL_LS(st.rties, st.rsmall) : 0.0;
+        st.ert = has_ref ? FX_EVAL_ET(rrow[t], st.mr) : 0.0;
         FX_FN(eval_emit_row)(ctx, tally, acc, r, &st, xrow, 1, rrow, 1);
     }
 }
