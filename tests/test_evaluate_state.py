@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 import fastxent
 
-OPTS = dict(topk=(1, 3), n_bins=7, per_class=True)
+OPTS = dict(topk=(1, 3), n_bins=7, per_class=True, confusion_matrix=True)
 
 
 def make(n, C, seed, dtype=np.float64):
