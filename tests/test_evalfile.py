@@ -292,8 +292,16 @@ def test_labels_that_do_not_fit(small):
         fastxent.evaluate_file(d / "x.npy", y, reference_logits=x[:3])
     bad = y.copy()
     bad[40] = 8
-    with pytest.raises(IndexError, match="8"):
-        fastxent.evaluate_file(d / "x.npy", bad, batch_rows=16)
+    with pytest.raises(IndexError, match=r"class index 8 at position \(40,\) is outside"):
+        fastxent.evaluate_file(d / "x.npy", bad, batch_rows=16)   # the file's row, not 8
+    x3 = x.reshape(8, 8, 8)                  # (8, 8) rows of 8 classes
+    x3[5, 2, 1] = np.nan
+    with pytest.raises(ValueError, match=r"logits: row \(5, 2\) has NaN"):
+        fastxent.evaluate_file(x3, np.zeros((8, 8), int), batch_rows=3, nonfinite="raise")
+    w = np.ones(64)
+    w[50] = -1
+    with pytest.raises(ValueError, match=r"sample_weight: .* at position \(50,\)"):
+        fastxent.evaluate_file(d / "x.npy", y, batch_rows=16, sample_weight=w)
 
 
 def test_bad_arguments(small):

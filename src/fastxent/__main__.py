@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_cli.add_arguments(bench)
     evaluate = sub.add_parser(
         "evaluate", help="every metric of a logits file bigger than memory",
-        description="Evaluate the logits in a file (.npy, .safetensors, HDF5) against class "
+        description="Evaluate the logits in a file (.npy, .safetensors, HDF5, zarr) against class "
                     "labels, reading it by chunks in bounded memory: loss, perplexity, top-k "
                     "accuracy, calibration. The table goes to stdout, a progress bar to "
                     "stderr when it is a terminal. Exit status 2 on bad input, 130 when "

@@ -30,8 +30,8 @@ def _ints(text: str):
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("logits", help="logits: .npy, .safetensors or HDF5 file")
-    p.add_argument("labels", help="class indices: .npy, .safetensors or HDF5 file")
+    p.add_argument("logits", help="logits: a .npy, .safetensors or HDF5 file, or a zarr store")
+    p.add_argument("labels", help="class indices: the same kinds")
     p.add_argument("--key", help="tensor / dataset of the logits in a file holding several")
     p.add_argument("--labels-key", help="tensor / dataset of the labels in a file holding "
                                         "several")
@@ -159,6 +159,8 @@ def main(args: argparse.Namespace, stderr=None) -> int:
         print(table(d))
         sys.stdout.flush()
         note = f" (written to {args.json})" if args.json else ""
+        if args.per_class or args.plot:
+            note += "; --per-class and --plot are written only for a whole run"
         if args.json:
             _write_json(args.json, d)
         print(f"fastxent evaluate: interrupted after {stop.rows_done} of {stop.rows_total} "

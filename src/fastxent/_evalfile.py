@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import queue
+import re
 import signal
 import threading
 from typing import List, Optional, Sequence
@@ -281,8 +282,9 @@ def evaluate_file(logits, labels, *, batch_rows=None, progress=False, key=None,
         rows_per_slice = math.prod(lg.slice_shape) // lg.shape[ax]
         total = n * rows_per_slice
         report = _progress.make(progress, total, lg.shape[ax] * lg.dtype.itemsize)
+        lcax = lg.cax - (lg.cax > ax)
         return _run(ev, sources, [(a, min(a + batch, n)) for a in range(0, n, batch)], batch,
-                    rows_per_slice, total, report)
+                    rows_per_slice, lcax, total, report)
     finally:
         if report is not None:
             report.close()
@@ -290,7 +292,23 @@ def evaluate_file(logits, labels, *, batch_rows=None, progress=False, key=None,
             s.close()
 
 
-def _run(ev: Evaluator, sources, ranges, batch, rows_per_slice, total, report) -> EvalResult:
+_POSITION = re.compile(r"(position|row) \(([0-9, ]*)\)")
+
+
+def _in_file(msg: str, a: int, lcax: int) -> str:
+    """The evaluator's message about a chunk starting at slice `a`, with the
+    row position it names made a position in the whole array."""
+    def shift(m):
+        pos = [int(i) for i in m.group(2).split(",") if i.strip()]
+        if lcax < len(pos):
+            pos[lcax] += a
+        return f"{m.group(1)} {tuple(pos)}"
+    new, n = _POSITION.subn(shift, msg, count=1)
+    return new if n else f"{msg} (in the chunk from row {a})"
+
+
+def _run(ev: Evaluator, sources, ranges, batch, rows_per_slice, lcax, total,
+         report) -> EvalResult:
     present = [s for s in sources if s is not None]
     reader = _Reader(present, ranges, batch)
     done = 0
@@ -301,8 +319,12 @@ def _run(ev: Evaluator, sources, ranges, batch, rows_per_slice, total, report) -
             x, t, w, seg, ref = (None if s is None else next(it) for s in sources)
             assert x is not None
             with _DeferSigint():
-                ev.update(widen(x, sources[0].bfloat16), t, sample_weight=w, segment_ids=seg,
-                          reference_logits=None if ref is None else widen(ref, sources[4].bfloat16))
+                try:
+                    ev.update(widen(x, sources[0].bfloat16), t, sample_weight=w,
+                              segment_ids=seg, reference_logits=None if ref is None
+                              else widen(ref, sources[4].bfloat16))
+                except (IndexError, ValueError) as exc:
+                    raise type(exc)(_in_file(str(exc), a, lcax)) from None
                 done += (b - a) * rows_per_slice
             report(done)
     except KeyboardInterrupt:

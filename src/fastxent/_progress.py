@@ -14,7 +14,9 @@ def _duration(s: float) -> str:
     if not s == s or s == float("inf"):
         return "?"
     s = int(s + 0.5)
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    if s >= 3600:
+        return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+    return f"{s // 60}:{s % 60:02d}"
 
 
 def _count(n: float) -> str:
@@ -32,7 +34,8 @@ class TextBar:
 
     def __init__(self, total: int, bytes_per_row: float, stream: TextIO,
                  clock: Callable[[], float] = time.monotonic):
-        self.total, self.bytes_per_row, self.stream, self.clock = total, bytes_per_row, stream, clock
+        self.total, self.bytes_per_row = total, bytes_per_row
+        self.stream, self.clock = stream, clock
         self.start = self.last = clock()
         self.done = 0
 
