@@ -173,7 +173,7 @@ def sparse_npy(path, shape, head_rows=0, rng=None):
 
 
 def test_ctrl_c_prints_and_writes_the_partial_result_and_exits_130(tmp_path, rng):
-    shape = (1 << 18, 1024)                    # 1 GiB, a few seconds to read
+    shape = (1 << 20, 1024)      # 4 GiB (sparse): seconds to read even on a fast machine
     sparse_npy(tmp_path / "x.npy", shape, head_rows=4096, rng=rng)
     y = rng.integers(0, 1024, shape[0])
     np.save(tmp_path / "y.npy", y)
