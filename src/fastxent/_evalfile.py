@@ -229,7 +229,9 @@ def evaluate_file(logits, labels, *, batch_rows=None, progress=False, key=None,
         As in :func:`fastxent.evaluate`.
     sample_weight, segment_ids, reference_logits : path or array-like, optional
         As in :func:`fastxent.evaluate`, read by chunks like the labels
-        (reference logits like the logits).
+        (reference logits like the logits). ``return_per_row`` is not
+        offered: per-row arrays grow with the file (``Evaluator.update``
+        returns nothing per row either; call ``evaluate`` per chunk).
 
     Returns
     -------
