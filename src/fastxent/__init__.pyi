@@ -299,6 +299,7 @@ def evaluate_file(
     sample_weight: Optional[Any] = ...,
     segment_ids: Optional[Any] = ...,
     per_class: bool = ...,
+    confusion_matrix: bool = ...,
     reference_logits: Optional[Any] = ...,
     nonfinite: _Nonfinite = ...,
     num_threads: Optional[int] = ...,

@@ -51,7 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="draw no progress bar")
 
 
-_NESTED = ("bins", "per_class", "segments", "per_row")
+_NESTED = ("bins", "per_class", "segments", "per_row", "confusion_matrix")
 
 
 def table(d: dict) -> str:

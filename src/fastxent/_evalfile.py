@@ -199,7 +199,8 @@ def _batch(batch_rows, lg: Source) -> int:
 def evaluate_file(logits, labels, *, batch_rows=None, progress=False, key=None,
                   labels_key=None, axis=-1, ignore_index=-100, topk=(1, 5), n_bins=15,
                   ties="first", sample_weight=None, segment_ids=None, per_class=False,
-                  reference_logits=None, nonfinite="propagate", num_threads=None) -> EvalResult:
+                  confusion_matrix=False, reference_logits=None, nonfinite="propagate",
+                  num_threads=None) -> EvalResult:
     """:func:`fastxent.evaluate` over arrays read by chunks, in bounded memory.
 
     The logits are read along their stored axis in chunks of `batch_rows`
@@ -225,7 +226,7 @@ def evaluate_file(logits, labels, *, batch_rows=None, progress=False, key=None,
         installed); a callable is called with (rows_done, rows_total).
     key, labels_key : str, optional
         The tensor or dataset of a file holding several.
-    axis, ignore_index, topk, n_bins, ties, per_class, nonfinite, num_threads
+    axis, ignore_index, topk, n_bins, ties, per_class, confusion_matrix, nonfinite, num_threads
         As in :func:`fastxent.evaluate`.
     sample_weight, segment_ids, reference_logits : path or array-like, optional
         As in :func:`fastxent.evaluate`, read by chunks like the labels
@@ -277,7 +278,8 @@ def evaluate_file(logits, labels, *, batch_rows=None, progress=False, key=None,
         ax = _plan(lg, axis, *sources[1:])
         batch = _batch(batch_rows, lg)
         ev = Evaluator(lg.shape[ax], axis=axis, ignore_index=ignore_index, topk=topk,
-                       n_bins=n_bins, ties=ties, per_class=per_class, nonfinite=nonfinite,
+                       n_bins=n_bins, ties=ties, per_class=per_class,
+                       confusion_matrix=confusion_matrix, nonfinite=nonfinite,
                        reference=sources[4] is not None, segments=sources[3] is not None,
                        num_threads=num_threads)
         n = lg.length
