@@ -14,6 +14,7 @@ from libc.stdint cimport int64_t
 from libc.string cimport memset
 from cpython.exc cimport PyErr_Occurred
 cimport numpy as cnp
+import os
 import threading
 
 
@@ -29,6 +30,16 @@ cdef extern from "Python.h":
 # (fx_set_interrupt_hook). Python runs signal handlers on the main thread
 # only, so other threads never take the GIL for it.
 cdef unsigned long _main_thread = threading.main_thread().ident
+
+
+def _after_fork_in_child():
+    # a child forked from another thread has that thread as its main thread
+    # (threading's own at-fork handler, registered first, has run)
+    global _main_thread
+    _main_thread = threading.main_thread().ident
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 cdef int _interrupted() noexcept nogil:
