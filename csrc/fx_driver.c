@@ -419,13 +419,16 @@ static double fx_load(const void *a, int dtype, int64_t i)
 
 fx_status fx_bce(const fx_bce_problem *p, int dtype, int nthreads, double *loss_sum)
 {
-    static const int combine[2] = {FX_SUM, FX_MIN};
+    /* the loss sum, the first bad element, and 1 from a block that had no
+     * memory for its gather buffers */
+    static const int combine[3] = {FX_SUM, FX_MIN, FX_MAX};
     fx_plan plan = {0};
     plan.block = FX_BLOCK_WORK;
     const int64_t nblocks = (p->n + plan.block - 1) / plan.block;
-    double res[2];
+    double res[3];
     fx_status st = fx_run(fx_table()->bce_block[dtype], p, &plan, nblocks, p->n, nthreads,
-                          2, combine, res);
+                          3, combine, res);
+    if (st.code == FX_OK && res[2] > 0) st.code = FX_NO_MEMORY;
     *loss_sum = res[0];
     if (st.code == FX_OK && res[1] != INFINITY) {
         /* the first bad element: the probability if it is out of range */
