@@ -29,7 +29,7 @@ typedef struct {
  * bad element (FX_BAD_LABEL, FX_OUT_OF_RANGE) or of the first bad row
  * (FX_NEGATIVE, FX_NONFINITE). Nothing is written past a bad label. */
 enum fx_code { FX_OK = 0, FX_NO_MEMORY = 1, FX_BAD_LABEL = 2, FX_OUT_OF_RANGE = 3,
-               FX_NEGATIVE = 4, FX_NONFINITE = 5 };
+               FX_NEGATIVE = 4, FX_NONFINITE = 5, FX_INTERRUPTED = 6 };
 typedef struct {
     int code;
     int arg;
@@ -167,6 +167,18 @@ int fx_forked_serial(void);
 int fx_openmp_version(void);
 /* Elements per chunk of the row kernels' blocked online max (for tests). */
 int64_t fx_row_chunk(int dtype);
+
+/* Interruption. A long call runs its fixed blocks in ranges of about
+ * FX_RANGE_WORK elements of work per thread and, between two
+ * ranges, the calling thread calls the hook; a nonzero return stops the call
+ * with FX_INTERRUPTED: the blocks of the ranges run so far have written their
+ * outputs (per-row losses, gradients, out), the others nothing, and no sum or
+ * accumulator is returned or changed. A call of one range never calls it.
+ * Set once, before any kernel runs (the Cython binding's checks Python's
+ * signals); NULL (the default): never interrupted. */
+#define FX_RANGE_WORK ((int64_t)1 << 23)
+typedef int (*fx_interrupt_fn)(void);
+void fx_set_interrupt_hook(fx_interrupt_fn hook);
 
 /* The entry points. Each runs on up to nthreads threads (<= 0: the
  * default), with results bitwise identical for any count. */

@@ -17,13 +17,18 @@
 
 /* One chunk (n <= FX_BCE_CHUNK) from logits; w / pw are NULL or contiguous.
  * Returns the chunk's loss sum. Inlined with constant flags so every
- * combination becomes its own straight vector loop. */
+ * combination becomes its own straight vector loop. Stored losses (want_l)
+ * are formed in float64 and rounded once. A sum alone adds FX_T terms in
+ * float64: as accurate once rounded, and cheaper in float32. Near FLT_MAX
+ * such a float32 term (pw y sp(-x), or its product with w) overflows where
+ * the float64 one does not; the sum is then not finite and bce_block
+ * recomputes the chunk with bce_logits_chunk_wide. */
 static inline __attribute__((always_inline)) double FX_FN(bce_logits_chunk)(
     int64_t n, const FX_T *x, const FX_T *y, const FX_T *w, const FX_T *pw,
     FX_T keep, FX_T half_a, FX_T *lout, FX_T *g, FX_T gsc,
     const int has_w, const int has_pw, const int want_l, const int want_g)
 {
-    double sum = 0;   /* float64 terms and sum: in float32 they overflow near FLT_MAX */
+    double sum = 0;
 #pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < n; j++) {
         const FX_T xv = x[j];
@@ -35,10 +40,17 @@ static inline __attribute__((always_inline)) double FX_FN(bce_logits_chunk)(
         const FX_T sp_neg = (xv < 0 ? -xv : (FX_T)0) + lp;  /* sp(-x) */
         const FX_T c1 = (FX_T)1 - yv;
         const FX_T c2 = has_pw ? pw[j] * yv : yv;
-        double l = (c1 == 0 ? 0.0 : (double)c1 * (double)sp_pos)
-                   + (c2 == 0 ? 0.0 : (double)c2 * (double)sp_neg);
-        if (has_w) l = w[j] == 0 ? 0.0 : (double)w[j] * l;
-        if (want_l) lout[j] = (FX_T)l;
+        if (want_l) {
+            double l = (c1 == 0 ? 0.0 : (double)c1 * (double)sp_pos)
+                       + (c2 == 0 ? 0.0 : (double)c2 * (double)sp_neg);
+            if (has_w) l = w[j] == 0 ? 0.0 : (double)w[j] * l;
+            lout[j] = (FX_T)l;
+            sum += l;
+        } else {
+            FX_T l = (c1 == 0 ? (FX_T)0 : c1 * sp_pos) + (c2 == 0 ? (FX_T)0 : c2 * sp_neg);
+            if (has_w) l = w[j] == 0 ? (FX_T)0 : w[j] * l;
+            sum += (double)l;
+        }
         if (want_g) {
             const FX_T inv = (FX_T)1 / ((FX_T)1 + e);
             const FX_T sig_pos = xv >= 0 ? inv : e * inv;   /* sigmoid(x) */
@@ -48,6 +60,31 @@ static inline __attribute__((always_inline)) double FX_FN(bce_logits_chunk)(
             if (has_w) gv = w[j] == 0 ? (FX_T)0 : w[j] * gv;
             g[j] = gsc * gv;
         }
+    }
+    return sum;
+}
+
+/* The loss sum of a chunk whose float32 terms overflowed, with float64
+ * terms (the arithmetic of the stored losses). Out of line and scalar: it
+ * runs near FLT_MAX only, and inlined copies would grow bce_block's stack
+ * frame (an ASan build overflowed a 32 KiB thread stack). */
+static __attribute__((noinline)) double FX_FN(bce_logits_chunk_wide)(
+    int64_t n, const FX_T *x, const FX_T *y, const FX_T *w, const FX_T *pw,
+    FX_T keep, FX_T half_a)
+{
+    double sum = 0.0;
+    for (int64_t j = 0; j < n; j++) {
+        const FX_T xv = x[j];
+        const FX_T yv = y[j] * keep + half_a;
+        const FX_T ax = xv < 0 ? -xv : xv;
+        const FX_T lp = FX_LOG1P_UNIT(FX_EXP(-ax));
+        const FX_T sp_pos = (xv > 0 ? xv : (FX_T)0) + lp;
+        const FX_T sp_neg = (xv < 0 ? -xv : (FX_T)0) + lp;
+        const FX_T c1 = (FX_T)1 - yv;
+        const FX_T c2 = pw != NULL ? pw[j] * yv : yv;
+        double l = (c1 == 0 ? 0.0 : (double)c1 * (double)sp_pos)
+                   + (c2 == 0 ? 0.0 : (double)c2 * (double)sp_neg);
+        if (w != NULL) l = w[j] == 0 ? 0.0 : (double)w[j] * l;
         sum += l;
     }
     return sum;
@@ -111,11 +148,24 @@ static void FX_FN(bce_block)(const void *vp, const fx_plan *plan, int64_t b, dou
     FX_T *LO = (FX_T *)p->loss_out, *G = (FX_T *)p->grad;
     const FX_T keep = (FX_T)(1.0 - p->smoothing), half_a = (FX_T)(0.5 * p->smoothing);
     const FX_T gsc = (FX_T)p->grad_scale;
-    FX_T wbuf[FX_BCE_CHUNK], pwbuf[FX_BCE_CHUNK];
     double total = 0.0;
     double first_bad = INFINITY;
     const int has_w = W != NULL, has_pw = PW != NULL && !p->probs;
     const int want_l = LO != NULL, want_g = G != NULL;
+    /* broadcast or strided weights are gathered into buffers of a chunk, on
+     * the heap: on the stack (8-16 KiB) they overflowed small thread stacks */
+    FX_T *wbuf = NULL, *pwbuf = NULL;
+    const int gather_w = has_w && p->w.s_class != 1, gather_pw = has_pw && p->pw.s_class != 1;
+    if (gather_w || gather_pw) {
+        wbuf = (FX_T *)malloc(2 * FX_BCE_CHUNK * sizeof(FX_T));
+        if (wbuf == NULL) {
+            out[0] = 0.0;
+            out[1] = INFINITY;
+            out[2] = 1.0;   /* no memory */
+            return;
+        }
+        pwbuf = wbuf + FX_BCE_CHUNK;
+    }
 
     for (int64_t i = i0; i < i1;) {
         /* a chunk never crosses a row of the last axis, so the broadcast
@@ -128,7 +178,7 @@ static void FX_FN(bce_block)(const void *vp, const fx_plan *plan, int64_t b, dou
         const FX_T *wc = NULL, *pwc = NULL;
         if (has_w) {
             const FX_T *w0 = W + r * p->w.s_outer + c * p->w.s_class;
-            if (p->w.s_class == 1) {
+            if (!gather_w) {
                 wc = w0;
             } else {  /* broadcast (stride 0) or strided: gather */
                 for (int64_t j = 0; j < n; j++) wbuf[j] = w0[j * p->w.s_class];
@@ -137,7 +187,7 @@ static void FX_FN(bce_block)(const void *vp, const fx_plan *plan, int64_t b, dou
         }
         if (has_pw) {
             const FX_T *q0 = PW + r * p->pw.s_outer + c * p->pw.s_class;
-            if (p->pw.s_class == 1) {
+            if (!gather_pw) {
                 pwc = q0;
             } else {
                 for (int64_t j = 0; j < n; j++) pwbuf[j] = q0[j * p->pw.s_class];
@@ -165,13 +215,17 @@ static void FX_FN(bce_block)(const void *vp, const fx_plan *plan, int64_t b, dou
                                   : (want_l ? FX_BCEL(HW, HP, 1, 0) : FX_BCEL(HW, HP, 0, 0)))
             if (has_w) cs = has_pw ? FX_BCEL_G(1, 1) : FX_BCEL_G(1, 0);
             else cs = has_pw ? FX_BCEL_G(0, 1) : FX_BCEL_G(0, 0);
+            if (sizeof(FX_T) < sizeof(double) && !want_l && !isfinite(cs))
+                cs = FX_FN(bce_logits_chunk_wide)(n, x, y, wc, pwc, keep, half_a);
 #undef FX_BCEL_G
 #undef FX_BCEL
         }
         total += (double)cs;
         i += n;
     }
+    free(wbuf);
     out[0] = total;
     out[1] = first_bad;
+    out[2] = 0.0;
 }
 

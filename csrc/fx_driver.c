@@ -247,6 +247,56 @@ static int fx_threads_for(int64_t work, int nthreads, int64_t nblocks)
     return nthreads < 1 ? 1 : nthreads;
 }
 
+/* Set once at import (fx_api.h): read, never written, while kernels run. */
+static fx_interrupt_fn fx_interrupt_hook = NULL;
+
+void fx_set_interrupt_hook(fx_interrupt_fn hook)
+{
+    fx_interrupt_hook = hook;
+}
+
+/* Blocks per range: about FX_RANGE_WORK elements of work per thread, a
+ * multiple of the thread count so the threads stay balanced. */
+static int64_t fx_range_blocks(int64_t work, int64_t nblocks, int nt)
+{
+    const int64_t per_block = work / nblocks > 0 ? work / nblocks : 1;
+    const int64_t per_thread = FX_RANGE_WORK / per_block > 0 ? FX_RANGE_WORK / per_block : 1;
+    return per_thread * nt;
+}
+
+static void fx_run_range(fx_block_fn fn, const void *problem, const fx_plan *plan,
+                         int64_t b0, int64_t b1, int nt, double *partial)
+{
+    if (nt == 1) {
+        /* no OpenMP construct at all: safe in a forked child, no overhead */
+        for (int64_t b = b0; b < b1; b++) fn(problem, plan, b, partial + b * FX_MAX_OUT);
+    } else {
+        fx_threads_used = 1;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(nt)
+#endif
+        for (int64_t b = b0; b < b1; b++) fn(problem, plan, b, partial + b * FX_MAX_OUT);
+    }
+}
+
+static void fx_combine(const double *partial, int64_t nblocks, int nout, const int *combine,
+                       double *result)
+{
+    for (int k = 0; k < nout; k++) {
+        if (combine[k] == FX_SUM) {
+            result[k] = fx_pairwise_sum(partial + k, nblocks, FX_MAX_OUT);
+        } else {
+            for (int64_t b = 0; b < nblocks; b++) {
+                double v = partial[b * FX_MAX_OUT + k];
+                /* NaN wins, so a NaN anywhere is reported */
+                if (v != v || (combine[k] == FX_MIN ? v < result[k] : v > result[k]))
+                    result[k] = v;
+                if (v != v) break;
+            }
+        }
+    }
+}
+
 int fx_run_blocks(fx_block_fn fn, const void *problem, const fx_plan *plan,
                   int64_t nblocks, int64_t work, int nthreads, int nout,
                   const int *combine, double *result)
@@ -261,31 +311,19 @@ int fx_run_blocks(fx_block_fn fn, const void *problem, const fx_plan *plan,
         if (partial == NULL) return -1;
     }
     const int nt = fx_threads_for(work, nthreads, nblocks);
-    if (nt == 1) {
-        /* no OpenMP construct at all: safe in a forked child, no overhead */
-        for (int64_t b = 0; b < nblocks; b++) fn(problem, plan, b, partial + b * FX_MAX_OUT);
-    } else {
-        fx_threads_used = 1;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(nt)
-#endif
-        for (int64_t b = 0; b < nblocks; b++) fn(problem, plan, b, partial + b * FX_MAX_OUT);
-    }
-    for (int k = 0; k < nout; k++) {
-        if (combine[k] == FX_SUM) {
-            result[k] = fx_pairwise_sum(partial + k, nblocks, FX_MAX_OUT);
-        } else {
-            for (int64_t b = 0; b < nblocks; b++) {
-                double v = partial[b * FX_MAX_OUT + k];
-                /* NaN wins, so a NaN anywhere is reported */
-                if (v != v || (combine[k] == FX_MIN ? v < result[k] : v > result[k]))
-                    result[k] = v;
-                if (v != v) break;
-            }
+    const int64_t step = fx_range_blocks(work, nblocks, nt);
+    int rc = 0;
+    for (int64_t b0 = 0; b0 < nblocks; b0 += step) {
+        if (b0 > 0 && fx_interrupt_hook != NULL && fx_interrupt_hook()) {
+            rc = 1;
+            break;
         }
+        fx_run_range(fn, problem, plan, b0, nblocks - b0 < step ? nblocks : b0 + step, nt,
+                     partial);
     }
+    if (rc == 0) fx_combine(partial, nblocks, nout, combine, result);
     if (partial != partial_local) free(partial);
-    return 0;
+    return rc;
 }
 
 int64_t fx_rows_per_block(int64_t C)
@@ -312,15 +350,14 @@ int64_t fx_plan_row_blocks(fx_plan *plan, int64_t outer, int64_t inner, int64_t 
     return outer * plan->per_outer;
 }
 
-static const fx_status fx_ok = {FX_OK, -1, -1};
-static const fx_status fx_no_memory = {FX_NO_MEMORY, -1, -1};
-
 static fx_status fx_run(fx_block_fn fn, const void *problem, const fx_plan *plan,
                         int64_t nblocks, int64_t work, int nthreads, int nout,
                         const int *combine, double *result)
 {
-    return fx_run_blocks(fn, problem, plan, nblocks, work, nthreads, nout, combine, result) == 0
-               ? fx_ok : fx_no_memory;
+    const int rc = fx_run_blocks(fn, problem, plan, nblocks, work, nthreads, nout, combine,
+                                 result);
+    fx_status st = {rc == 0 ? FX_OK : rc > 0 ? FX_INTERRUPTED : FX_NO_MEMORY, -1, -1};
+    return st;
 }
 
 /* The block functions report their first bad flat index as a double, +inf
@@ -382,13 +419,16 @@ static double fx_load(const void *a, int dtype, int64_t i)
 
 fx_status fx_bce(const fx_bce_problem *p, int dtype, int nthreads, double *loss_sum)
 {
-    static const int combine[2] = {FX_SUM, FX_MIN};
+    /* the loss sum, the first bad element, and 1 from a block that had no
+     * memory for its gather buffers */
+    static const int combine[3] = {FX_SUM, FX_MIN, FX_MAX};
     fx_plan plan = {0};
     plan.block = FX_BLOCK_WORK;
     const int64_t nblocks = (p->n + plan.block - 1) / plan.block;
-    double res[2];
+    double res[3];
     fx_status st = fx_run(fx_table()->bce_block[dtype], p, &plan, nblocks, p->n, nthreads,
-                          2, combine, res);
+                          3, combine, res);
+    if (st.code == FX_OK && res[2] > 0) st.code = FX_NO_MEMORY;
     *loss_sum = res[0];
     if (st.code == FX_OK && res[1] != INFINITY) {
         /* the first bad element: the probability if it is out of range */

@@ -40,7 +40,12 @@ fx_status fx_eval(const fx_eval_problem *p, int dtype, int nthreads, fx_eval_cou
     if (rows * p->C < FX_EVAL_SERIAL_WORK || nt < 1) nt = 1;
     /* (with inner > 1 a block never spans two outer indices) */
     const int64_t span = p->inner == 1 ? p->outer : p->inner;
-    while (nblocks > (int64_t)nt * FX_EVAL_BLOCKS_PER_THREAD && rpb < span) {
+    const int64_t work = rows * p->C * (p->xr.data != NULL ? 2 : 1);
+    /* ... but not past FX_RANGE_WORK elements a block, the most between two
+     * checks for an interrupt (fx_run_blocks) */
+    const int64_t row_work = work / rows;
+    while (nblocks > (int64_t)nt * FX_EVAL_BLOCKS_PER_THREAD && rpb < span
+           && 2 * rpb * row_work <= FX_RANGE_WORK) {
         rpb *= 2;
         nblocks = fx_plan_row_blocks(&plan, p->outer, p->inner, rpb);
     }
@@ -56,10 +61,11 @@ fx_status fx_eval(const fx_eval_problem *p, int dtype, int nthreads, fx_eval_cou
     }
     static const int combine[4] = {FX_SUM, FX_SUM, FX_MAX, FX_MIN};
     double res[4];
-    const int64_t work = rows * p->C * (p->xr.data != NULL ? 2 : 1);
     int rc = fx_run_blocks(fx_table()->eval_block[dtype], &ctx, &plan, nblocks, work,
                            nthreads, 4, combine, res);
-    if (rc != 0 || res[0] != res[0]) {   /* NaN: a block without memory */
+    if (rc > 0) {   /* interrupted: the state is left as it was */
+        st.code = FX_INTERRUPTED;
+    } else if (rc != 0 || res[0] != res[0]) {   /* NaN: a block without memory */
         st.code = FX_NO_MEMORY;
     } else {
         counts->ignored = res[0];

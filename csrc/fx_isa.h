@@ -28,8 +28,11 @@ typedef struct {
  * out) for b in [0, nblocks) on up to nthreads threads (one thread when
  * work, in elements, is small). Each block writes nout doubles to out; they
  * are combined across blocks in block order, pairwise for FX_SUM, so
- * results do not depend on the thread count. Returns -1 if memory for the
- * per-block results cannot be allocated. */
+ * results do not depend on the thread count. Long calls run the blocks in
+ * ranges of about FX_RANGE_WORK elements per thread, asking the interrupt
+ * hook (fx_api.h) between ranges; the partials of all blocks are kept and
+ * combined once at the end, so ranges change no bit. Returns -1 if memory
+ * for the per-block results cannot be allocated, 1 if interrupted. */
 enum fx_combine { FX_SUM = 0, FX_MIN = 1, FX_MAX = 2 };
 #define FX_MAX_OUT 4
 typedef void (*fx_block_fn)(const void *problem, const fx_plan *plan, int64_t block,

@@ -124,6 +124,11 @@ def work():
                     (fastxent.logsumexp(x), reference.logsumexp(x)),
                     (fastxent.binary_cross_entropy_with_logits(x, t, return_grad=True)[1],
                      reference.binary_cross_entropy_with_logits(x, t, return_grad=True)[1]),
+                    # broadcast weights: gathered into the kernel's buffers
+                    (fastxent.binary_cross_entropy_with_logits(
+                        x, t, weight=t[:, :1], pos_weight=t[0, ::-1], return_grad=True)[1],
+                     reference.binary_cross_entropy_with_logits(
+                        x, t, weight=t[:, :1], pos_weight=t[0, ::-1], return_grad=True)[1]),
                     (fastxent.entropy(t), reference.entropy(t)),
                     (fastxent.kl_divergence(t, t[::-1]), reference.kl_divergence(t, t[::-1])),
                     (fastxent.log_loss(lab, t, labels=np.arange(100)),
@@ -277,6 +282,28 @@ def test_bce_weight_is_applied_without_intermediate_overflow(isa):
         np.testing.assert_allclose(got, want, rtol=1e-6)
     assert np.isfinite(fastxent.binary_cross_entropy_with_logits(x[:1], y[:1], weight=w[:1],
                                                                  pos_weight=pw[:1]))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.parametrize("reduction", ["sum", "mean", "none"])
+def test_bce_sums_near_flt_max_with_broadcast_weights(isa, reduction):
+    """float32 terms that overflow only in float32, in some chunks of rows of
+    3000 (three chunks each) with gathered (stride-0 and reversed) weights:
+    those chunks are summed again in float64, the others are not affected."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((4, 3000)).astype(np.float32)
+    x[1, 2500] = -3e38          # pw y sp(-x) = 1.58 * 3e38: inf in float32
+    x[3, 10] = -2.5e38
+    y = rng.random((4, 3000)).astype(np.float32)
+    y[1, 2500] = y[3, 10] = 1.0
+    w = np.array([[0.5], [0.36], [1.0], [0.4]], np.float32)
+    pw = np.linspace(0.5, 1.58, 3000).astype(np.float32)[::-1]
+    got = fastxent.binary_cross_entropy_with_logits(x, y, weight=w, pos_weight=pw,
+                                                    reduction=reduction)
+    want = reference.binary_cross_entropy_with_logits(x, y, weight=w, pos_weight=pw,
+                                                      reduction=reduction)
+    assert np.all(np.isfinite(want))
+    np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")

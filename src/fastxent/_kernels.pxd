@@ -9,6 +9,7 @@ cdef extern from "fx_api.h" nogil:
 
     enum:
         FX_OK, FX_NO_MEMORY, FX_BAD_LABEL, FX_OUT_OF_RANGE, FX_NEGATIVE, FX_NONFINITE
+        FX_INTERRUPTED
 
     ctypedef struct fx_status:
         int code
@@ -82,6 +83,9 @@ cdef extern from "fx_api.h" nogil:
 
     ctypedef struct fx_eval_counts:
         double ignored, nonfinite, kl_max
+
+    ctypedef int (*fx_interrupt_fn)() noexcept nogil
+    void fx_set_interrupt_hook(fx_interrupt_fn hook)
 
     fx_status fx_xent(const fx_xent_problem *p, int dtype, int nthreads, fx_xent_sums *sums)
     fx_status fx_softmax(const fx_softmax_problem *p, int dtype, int nthreads)

@@ -3,7 +3,8 @@
 
 Validates nothing and converts nothing: the Python layer hands over arrays
 of the compute dtype, strides in elements and checked arguments. One def per
-C entry point (fx_api.h); every kernel runs with the GIL released.
+C entry point (fx_api.h); every kernel runs with the GIL released, taking it
+back only between ranges of a long call to check for Ctrl-C (_interrupted).
 
 The single exception is xent_plain, cross_entropy's one-call fast path: it
 checks the types of its arguments in C and declines (returns None) anything
@@ -11,10 +12,51 @@ that is not its case, so that a (64, 10) call costs about a microsecond.
 """
 from libc.stdint cimport int64_t
 from libc.string cimport memset
+from cpython.exc cimport PyErr_Occurred
 cimport numpy as cnp
+import os
+import threading
 
 
 cnp.import_array()
+
+cdef extern from "Python.h":
+    # declared without an exception clause: the error it sets stays pending
+    # until _reraise_interrupt passes it on
+    int PyErr_CheckSignals_keep "PyErr_CheckSignals" ()
+    unsigned long PyThread_get_thread_ident() nogil
+
+# Ctrl-C: a long kernel call asks this between ranges of its blocks
+# (fx_set_interrupt_hook). Python runs signal handlers on the main thread
+# only, so other threads never take the GIL for it.
+cdef unsigned long _main_thread = threading.main_thread().ident
+
+
+def _after_fork_in_child():
+    # a child forked from another thread has that thread as its main thread
+    # (threading's own at-fork handler, registered first, has run)
+    global _main_thread
+    _main_thread = threading.main_thread().ident
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+cdef int _interrupted() noexcept nogil:
+    if PyThread_get_thread_ident() != _main_thread:
+        return 0
+    with gil:
+        return PyErr_CheckSignals_keep() != 0
+
+
+cdef int _reraise_interrupt() except -1:
+    """Raises what the signal handler raised (KeyboardInterrupt for Ctrl-C)."""
+    if PyErr_Occurred() == NULL:
+        raise KeyboardInterrupt
+    return -1
+
+
+fx_set_interrupt_hook(_interrupted)
 
 cdef extern from "numpy/arrayobject.h":
     object PyArray_Scalar(void *data, cnp.PyArray_Descr *descr, object base)
@@ -45,6 +87,8 @@ cdef inline fx_view _view(object a, triple s):
 
 
 cdef inline tuple _status(fx_status st):
+    if st.code == FX_INTERRUPTED:
+        _reraise_interrupt()
     return (st.code, st.arg, st.index)
 
 
