@@ -101,7 +101,8 @@ int fx_supported_isa(void)
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
         && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
         return FX_ISA_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+        && __builtin_cpu_supports("f16c"))
         return FX_ISA_AVX2;
 #endif
     return FX_ISA_BASELINE;
@@ -178,7 +179,7 @@ const char *fx_compiler(void)
 
 int64_t fx_row_chunk(int dtype)
 {
-    return dtype == FX_F32 ? FX_CHUNK_F32 : FX_CHUNK_F64;
+    return dtype == FX_F64 ? FX_CHUNK_F64 : FX_CHUNK_F32;   /* halves: float32's */
 }
 
 int fx_openmp_version(void)
@@ -216,10 +217,10 @@ int64_t fx_check_labels(const int64_t *labels, int64_t n, int64_t C, int64_t ign
         if (y < 0 || y >= C) return i;
         if (weight == NULL)
             ws += 1.0;
-        else if (dtype == FX_F32)
-            ws += (double)((const float *)weight)[y];
-        else
+        else if (dtype == FX_F64)
             ws += ((const double *)weight)[y];
+        else   /* float32, and the halves' float32 weights */
+            ws += (double)((const float *)weight)[y];
     }
     *weight_sum = ws;
     return -1;

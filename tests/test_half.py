@@ -1,0 +1,185 @@
+"""float16 and bfloat16 inputs (issue 12).
+
+The must-hold property: every public function of the parity registry
+(tests/test_parity.py) on a half input returns the bits of the same call on
+that input widened to float32, on every ISA variant, with 1 and 2 threads
+(log_loss excepted: it clips with the input dtype's epsilon, as
+scikit-learn). Then the ways halves come in (ml_dtypes arrays, torch
+tensors zero-copy, never a uint16 array), half out= buffers rounded once,
+and the memory a half cross-entropy takes.
+"""
+import tracemalloc
+import zlib
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+import fastxent
+from fastxent import reference as R
+from _helpers import relayout, run_python_json
+from test_parity import CASES, ENTRY, _call
+
+BF16 = np.dtype(ml_dtypes.bfloat16)
+F16 = np.dtype(np.float16)
+HALVES = {"float16": F16, "bfloat16": BF16}
+# clips at the input dtype's eps: compared with the twin in test_log_loss_half
+NOT_BITWISE = {"log_loss", "log_loss-weighted-sum"}
+
+
+def _is_half(a):
+    return isinstance(a, np.ndarray) and a.dtype in (F16, BF16)
+
+
+def _to(a, dtype):
+    """float arrays of the maker's output in `dtype` (exact from float16 /
+    float32 to float32; bfloat16 rounds float32 once)."""
+    if isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.dtype != np.float64:
+        return a.astype(dtype)
+    return a
+
+
+def _widen(a):
+    return a.astype(np.float32) if _is_half(a) else a
+
+
+def _bits_equal(got, want, what):
+    if isinstance(want, fastxent.EvalResult):
+        g, w = got.to_dict(), want.to_dict()
+        assert repr(g) == repr(w), what
+        return
+    if isinstance(want, tuple):
+        assert isinstance(got, tuple) and len(got) == len(want), what
+        for i, (g, w) in enumerate(zip(got, want)):
+            _bits_equal(g, w, f"{what}[{i}]")
+        return
+    assert type(got) is type(want), (what, type(got), type(want))
+    g, w = np.asarray(got), np.asarray(want)
+    assert g.dtype == w.dtype and g.shape == w.shape, (what, g.dtype, w.dtype)
+    # NaN == NaN; -0.0 != 0.0
+    same = (g == w) & (np.signbit(g) == np.signbit(w)) | (np.isnan(g) & np.isnan(w))
+    assert same.all(), (what, g[~same][:5], w[~same][:5])
+
+
+def _half_params():
+    return [pytest.param(key, h, case, id=f"{key}-{h}-{case}")
+            for key in ENTRY if key not in NOT_BITWISE for h in HALVES for case in CASES]
+
+
+@pytest.mark.parametrize("key, half, case", _half_params())
+def test_half_equals_widened_call(isa, key, half, case):
+    name, make, _ = ENTRY[key]
+    rng = np.random.default_rng(zlib.crc32(f"half-{key}-{half}-{case}".encode()))
+    maker_dtype = np.float16 if half == "float16" else np.float32
+    args, kwargs = make(rng, np.dtype(maker_dtype), None, case)
+    args = tuple(_to(a, HALVES[half]) for a in args)
+    kwargs = {k: _to(v, HALVES[half]) for k, v in kwargs.items()}
+    wide_args = tuple(_widen(a) for a in args)
+    wide_kwargs = {k: _widen(v) for k, v in kwargs.items()}
+    fn = getattr(fastxent, name)
+    layouts = ("contiguous",) if case in ("0d", "large") else ("contiguous", "strided")
+    for how in layouts:
+        def lay(a):
+            return relayout(a, how) if isinstance(a, np.ndarray) and a.ndim >= 1 else a
+        largs = tuple(lay(a) for a in args)
+        lkw = {k: lay(v) for k, v in kwargs.items()}
+        for threads in (1, 2):
+            want, want_exc, _ = _call(fn, wide_args, {**wide_kwargs, "num_threads": threads})
+            got, got_exc, _ = _call(fn, largs, {**lkw, "num_threads": threads})
+            what = f"{key} {half} {case} {how} threads={threads}"
+            assert type(got_exc) is type(want_exc), (what, got_exc, want_exc)
+            if want_exc is None:
+                _bits_equal(got, want, what)
+
+
+@pytest.mark.parametrize("half", HALVES)
+def test_twin_accepts_halves(half):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(5, 7)).astype(HALVES[half])
+    t = rng.integers(0, 7, size=5)
+    assert R.cross_entropy(x, t) == R.cross_entropy(x.astype(np.float32), t)
+    assert R.log_softmax(x).dtype == np.float32
+
+
+def test_uint16_is_never_bfloat16():
+    x = np.array([[1, 2, 3], [40000, 5, 6]], dtype=np.uint16)
+    t = np.array([0, 2])
+    np.testing.assert_array_equal(fastxent.log_softmax(x),
+                                  fastxent.log_softmax(x.astype(np.float64)))
+    assert fastxent.cross_entropy(x, t) == fastxent.cross_entropy(x.astype(np.float64), t)
+
+
+def test_bfloat16_without_ml_dtypes_imported():
+    """Importing fastxent and running a float16 call imports neither
+    ml_dtypes nor torch."""
+    out = run_python_json(
+        "import json, sys, numpy as np, fastxent\n"
+        "fastxent.cross_entropy(np.zeros((2, 3), np.float16), np.array([0, 1]))\n"
+        "print(json.dumps(sorted(m for m in ('ml_dtypes', 'torch') if m in sys.modules)))")
+    assert out == []
+
+
+@pytest.mark.parametrize("half", HALVES)
+def test_half_out_rounded_once(half):
+    dt = HALVES[half]
+    rng = np.random.default_rng(2)
+    x = (rng.normal(size=(9, 300)) * 4).astype(dt)
+    x[0, 3] = np.nan
+    for fn in (fastxent.log_softmax, fastxent.softmax):
+        out = np.empty(x.shape, dt)
+        res = fn(x, out=out)
+        assert res is out
+        want = fn(x.astype(np.float32)).astype(dt)   # NumPy's / ml_dtypes' RNE cast
+        np.testing.assert_array_equal(out.view(np.uint16)[1:], want.view(np.uint16)[1:])
+        assert np.isnan(out[0].astype(np.float32)).all()
+        f32 = np.empty(x.shape, np.float32)   # float32 out= works too
+        np.testing.assert_array_equal(fn(x, out=f32), fn(x.astype(np.float32)))
+    t = rng.integers(0, 300, size=9)
+    g = np.empty(x.shape, dt)
+    loss, grad = fastxent.cross_entropy(x, t, grad_out=g)
+    assert grad is g
+    want = fastxent.cross_entropy(x.astype(np.float32), t, return_grad=True)[1].astype(dt)
+    np.testing.assert_array_equal(g.view(np.uint16), want.view(np.uint16))
+
+
+def test_half_out_of_the_other_half_is_an_error():
+    x = np.zeros((2, 3), np.float16)
+    with pytest.raises(ValueError, match="out: expected dtype float32 or the input's float16"):
+        fastxent.softmax(x, out=np.empty((2, 3), BF16))
+    with pytest.raises(ValueError, match="grad_out: expected dtype float32 or the input's"):
+        fastxent.cross_entropy(x.astype(BF16), np.array([0, 1]),
+                               grad_out=np.empty((2, 3), np.float16))
+    with pytest.raises(ValueError, match="out: expected dtype float32"):
+        fastxent.softmax(x.astype(np.float32), out=np.empty((2, 3), np.float16))
+
+
+@pytest.mark.parametrize("half", HALVES)
+def test_half_cross_entropy_memory(half):
+    """No widened copy: the peak of NumPy allocations stays under 2% of the
+    input (tracemalloc sees NumPy's allocations)."""
+    x = np.ones((64, 32000), HALVES[half])
+    t = np.arange(64) % 32000
+    fastxent.cross_entropy(x, t)   # warm up
+    tracemalloc.start()
+    try:
+        fastxent.cross_entropy(x, t)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.02 * x.nbytes, (peak, x.nbytes)
+
+
+@pytest.mark.parametrize("tdtype", ["bfloat16", "float16"])
+def test_torch_half_tensors_zero_copy(torch, tdtype):
+    from fastxent import _arrays
+    t = (torch.randn(6, 50) * 3).to(getattr(torch, tdtype))
+    a = _arrays.as_array(t, "logits")
+    assert a.__array_interface__["data"][0] == t.data_ptr()
+    labels = torch.randint(0, 50, (6,))
+    got = fastxent.cross_entropy(t, labels.numpy(), return_grad=True)
+    want = fastxent.cross_entropy(t.float().numpy(), labels.numpy(), return_grad=True)
+    _bits_equal(got, want, tdtype)
+    ref = torch.nn.functional.cross_entropy(t.float(), labels)
+    np.testing.assert_allclose(got[0], ref.item(), rtol=1e-6)
+    assert R.cross_entropy(t, labels.numpy()) == R.cross_entropy(t.float().numpy(),
+                                                                 labels.numpy())
