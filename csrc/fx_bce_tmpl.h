@@ -106,12 +106,16 @@ static void FX_FN(bce_block)(const void *vp, const fx_plan *plan, int64_t b, dou
     const int64_t L = p->L;
     const int64_t i0 = b * plan->block;
     const int64_t i1 = i0 + plan->block < p->n ? i0 + plan->block : p->n;
-    const FX_T *X = (const FX_T *)p->x, *Y = (const FX_T *)p->y;
+    const FX_S *X = (const FX_S *)p->x, *Y = (const FX_S *)p->y;
     const FX_T *W = (const FX_T *)p->w.data, *PW = (const FX_T *)p->pw.data;
     FX_T *LO = (FX_T *)p->loss_out, *G = (FX_T *)p->grad;
     const FX_T keep = (FX_T)(1.0 - p->smoothing), half_a = (FX_T)(0.5 * p->smoothing);
     const FX_T gsc = (FX_T)p->grad_scale;
     FX_T wbuf[FX_BCE_CHUNK], pwbuf[FX_BCE_CHUNK];
+#if FX_HALF
+    /* each chunk of x and y widened, then float32's loops: float32's bits */
+    FX_T xbuf[FX_BCE_CHUNK], ybuf[FX_BCE_CHUNK];
+#endif
     double total = 0.0;
     double first_bad = INFINITY;
     const int has_w = W != NULL, has_pw = PW != NULL && !p->probs;
@@ -144,7 +148,13 @@ static void FX_FN(bce_block)(const void *vp, const fx_plan *plan, int64_t b, dou
                 pwc = pwbuf;
             }
         }
+#if FX_HALF
+        FX_WIDEN(xbuf, X + i, n);
+        FX_WIDEN(ybuf, Y + i, n);
+        const FX_T *x = xbuf, *y = ybuf;
+#else
         const FX_T *x = X + i, *y = Y + i;
+#endif
         FX_T *lo = want_l ? LO + i : NULL, *g = want_g ? G + i : NULL;
         double cs;
         if (p->probs) {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <math.h>
 #include "fx_isa.h"
+#include "fx_half.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -378,6 +379,8 @@ fx_status fx_softmax(const fx_softmax_problem *p, int dtype, int nthreads)
 
 static double fx_load(const void *a, int dtype, int64_t i)
 {
+    if (dtype == FX_F16) return (double)fx_f16_to_f32(((const fx_f16 *)a)[i]);
+    if (dtype == FX_BF16) return (double)fx_bf16_to_f32(((const fx_bf16 *)a)[i]);
     return dtype == FX_F32 ? (double)((const float *)a)[i] : ((const double *)a)[i];
 }
 

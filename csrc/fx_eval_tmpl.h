@@ -153,6 +153,18 @@ static inline FX_ALWAYS_INLINE void FX_FN(eval_row)(const FX_T *x, const FX_T *x
 }
 
 /* The row's metrics from its statistics (see the file header). */
+/* A row of C stored values with class stride cs into buf as FX_T. */
+static inline void FX_FN(eval_gather)(FX_T *buf, const FX_S *row, int64_t C, int64_t cs)
+{
+#if FX_HALF
+    if (cs == 1) {
+        FX_WIDEN(buf, row, C);
+        return;
+    }
+#endif
+    for (int64_t c = 0; c < C; c++) buf[c] = FX_LD(row[c * cs]);
+}
+
 static void FX_FN(eval_finish)(const FX_FN(eval_stats) *st, const FX_T *x, const FX_T *xr,
                                int64_t C, int64_t t, int last, int has_ref, fx_eval_row *row)
 {
@@ -199,11 +211,13 @@ static void FX_FN(eval_block)(const void *vctx, const fx_plan *plan, int64_t b, 
     const int has_ref = p->xr.data != NULL;
     const int64_t r0 = o * p->inner + i0;
     int64_t xrs, rrs = 0;
-    const FX_T *X = (const FX_T *)p->x.data + fx_row_origin(&p->x, p->inner, o, i0, &xrs);
-    const FX_T *R = has_ref ? (const FX_T *)p->xr.data
+    const FX_S *X = (const FX_S *)p->x.data + fx_row_origin(&p->x, p->inner, o, i0, &xrs);
+    const FX_S *R = has_ref ? (const FX_S *)p->xr.data
                                   + fx_row_origin(&p->xr, p->inner, o, i0, &rrs) : NULL;
-    /* rows whose classes are strided are copied to contiguous buffers */
-    const int copy = p->x.s_class != 1 || (has_ref && p->xr.s_class != 1);
+    /* rows whose classes are strided are copied to contiguous buffers; the
+     * rows of a half dtype are all widened into them, then float32's code
+     * runs on float32 rows (its bits) */
+    const int copy = FX_HALF || p->x.s_class != 1 || (has_ref && p->xr.s_class != 1);
     FX_T *buf = NULL;
     if (copy) {
         buf = (FX_T *)malloc((size_t)C * (has_ref ? 2 : 1) * sizeof(FX_T));
@@ -220,8 +234,9 @@ static void FX_FN(eval_block)(const void *vctx, const fx_plan *plan, int64_t b, 
     fx_eval_tally_init(&tally);
     for (int64_t j = 0; j < n; j++) {
         const int64_t r = r0 + j;
-        const FX_T *xrow = X + j * xrs;
-        const FX_T *rrow = has_ref ? R + j * rrs : NULL;
+        const FX_S *srow = X + j * xrs;
+        const FX_S *srrow = has_ref ? R + j * rrs : NULL;
+        const FX_T *xrow = buf, *rrow = NULL;
         const int64_t t = p->labels[r];
         fx_eval_row row;
         if (t == p->ignore_index) {
@@ -229,15 +244,20 @@ static void FX_FN(eval_block)(const void *vctx, const fx_plan *plan, int64_t b, 
             continue;
         }
         if (copy) {
-            for (int64_t c = 0; c < C; c++) buf[c] = xrow[c * p->x.s_class];
-            xrow = buf;
+            FX_FN(eval_gather)(buf, srow, C, p->x.s_class);
             if (has_ref) {
-                for (int64_t c = 0; c < C; c++) buf[C + c] = rrow[c * p->xr.s_class];
+                FX_FN(eval_gather)(buf + C, srrow, C, p->xr.s_class);
                 rrow = buf + C;
             }
-        } else if (j + 1 < n) {
-            FX_FN(prefetch)(xrow + xrs, C);
-            if (has_ref) FX_FN(prefetch)(rrow + rrs, C);
+        } else {
+#if !FX_HALF
+            xrow = srow;
+            rrow = srrow;
+            if (j + 1 < n) {
+                FX_FN(prefetch)(srow + xrs, C);
+                if (has_ref) FX_FN(prefetch)(srrow + rrs, C);
+            }
+#endif
         }
         FX_FN(eval_stats) st;
         if (has_ref) FX_FN(eval_row)(xrow, rrow, C, xrow[t], p->ties_last, 1, &st);

@@ -10,25 +10,10 @@
 #include "fx_xent_tmpl.h"
 #include "fx_softmax_tmpl.h"
 #include "fx_math_tmpl.h"
-#if FX_HALF
-/* families not yet reading halves: the Python layer widens their inputs
- * and never calls these */
-#define FX_HALF_STUB(name)                                                    \
-    static void FX_FN(name)(const void *p, const fx_plan *pl, int64_t b, double *out) \
-    {                                                                         \
-        (void)p; (void)pl; (void)b; out[0] = NAN;                             \
-    }
-FX_HALF_STUB(bce_block)
-FX_HALF_STUB(info_block)
-FX_HALF_STUB(logloss_block)
-FX_HALF_STUB(eval_block)
-#undef FX_HALF_STUB
-#else
 #include "fx_bce_tmpl.h"
 #include "fx_info_tmpl.h"
 #include "fx_logloss_tmpl.h"
 #include "fx_eval_tmpl.h"
-#endif
 
 #undef FX_T
 #undef FX_TBYTES

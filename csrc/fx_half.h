@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include "fx_math.h"   /* FX_ALWAYS_INLINE */
 #if defined(FX_HAVE_F16C)
 #include <immintrin.h>
 #endif

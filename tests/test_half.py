@@ -183,3 +183,56 @@ def test_torch_half_tensors_zero_copy(torch, tdtype):
     np.testing.assert_allclose(got[0], ref.item(), rtol=1e-6)
     assert R.cross_entropy(t, labels.numpy()) == R.cross_entropy(t.float().numpy(),
                                                                  labels.numpy())
+
+
+@pytest.mark.parametrize("half", HALVES)
+def test_info_half_read_as_stored(isa, half):
+    """entropy / KL with normalize=False read halves in the kernel (other
+    settings sum rows in NumPy first): float32's bits, any layout."""
+    rng = np.random.default_rng(3)
+    p = rng.uniform(size=(40, 1500)).astype(HALVES[half])
+    p[:, ::7] = 0
+    q = rng.uniform(0.01, 1.0, size=p.shape).astype(HALVES[half])
+    for axis, how in ((-1, "contiguous"), (0, "contiguous"), (-1, "strided")):
+        pl, ql = relayout(p, how), relayout(q, how)
+        for threads in (1, 2):
+            _bits_equal(fastxent.entropy(pl, axis=axis, normalize=False, num_threads=threads),
+                        fastxent.entropy(_widen(p), axis=axis, normalize=False), half)
+            _bits_equal(
+                fastxent.kl_divergence(pl, ql, axis=axis, normalize=False, num_threads=threads),
+                fastxent.kl_divergence(_widen(p), _widen(q), axis=axis, normalize=False), half)
+
+
+@pytest.mark.parametrize("half", HALVES)
+def test_log_loss_half(half):
+    """Clipped with the input dtype's eps (scikit-learn's rule), as the twin."""
+    rng = np.random.default_rng(4)
+    prob = rng.dirichlet(np.ones(4), size=200).astype(HALVES[half])
+    prob[0] = [1, 0, 0, 0]          # clipped at eps of the half dtype
+    y = rng.integers(0, 4, size=200)
+    y[0] = 1
+    got, want = fastxent.log_loss(y, prob), R.log_loss(y, prob)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    eps = float(ml_dtypes.finfo(HALVES[half]).eps)
+    assert abs(got * 200 - R.log_loss(y, prob, normalize=False)) < 1e-3
+    assert -np.log(eps) / 200 < got   # the clipped row alone
+
+
+def test_half_kernels_take_no_widened_copy():
+    """bce, entropy and evaluate on a half input allocate no input-sized
+    array (the kernels read it as stored)."""
+    x = np.ones((64, 16000), F16)
+    y = np.zeros_like(x)
+    labels = np.zeros(64, np.int64)
+    calls = [lambda: fastxent.binary_cross_entropy_with_logits(x, y),
+             lambda: fastxent.entropy(x, normalize=False),
+             lambda: fastxent.evaluate(x, labels, topk=(1,))]
+    for call in calls:
+        call()
+        tracemalloc.start()
+        try:
+            call()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < 0.02 * x.nbytes, peak

@@ -123,6 +123,18 @@ def _merge(shape, strides) -> Optional[Tuple[int, int]]:
     return size, stride
 
 
+def same_storage(t, x: np.ndarray, dt: np.dtype, name: str = "target"):
+    """(t, x) as a kernel reads them together, in one storage dtype: `t` in
+    the compute dtype `dt` of `x`; for half `x`, `t` of the same half dtype
+    as stored, else both as float32 (`x` widened, exactly)."""
+    if dt is x.dtype:
+        return as_float_array(t, name, dt), x
+    arr = as_array(t, name)
+    if _half.half_kind(arr.dtype) == _half.half_kind(x.dtype):
+        return _half.as_stored(arr), x
+    return as_float_array(arr, name, F32), _half.widen(x)
+
+
 def compute_dtype(dt: np.dtype) -> np.dtype:
     """The dtype a kernel computes and returns in: float32 for the halves."""
     return F32 if _half.half_kind(dt) is not None else dt

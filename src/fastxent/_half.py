@@ -66,6 +66,11 @@ def widen(arr: np.ndarray) -> np.ndarray:
     return b.view(F32)
 
 
+def shown(arr: np.ndarray) -> np.ndarray:
+    """`arr` as its values (for an error message): halves widened."""
+    return widen(arr) if half_kind(arr.dtype) is not None else arr
+
+
 def round_into(out: np.ndarray, res: np.ndarray) -> np.ndarray:
     """Write float32 `res` into the half array `out`, rounded once to
     nearest even (overflow to inf; NaN stays NaN); returns `out`."""

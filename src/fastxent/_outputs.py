@@ -49,12 +49,12 @@ def strided_buffer(out, like: np.ndarray, axis: int, dtype=None):
     return buf, lay
 
 
-def contiguous_buffer(out, like: np.ndarray) -> np.ndarray:
+def contiguous_buffer(out, like: np.ndarray, dtype=None) -> np.ndarray:
     """`out` if C-contiguous and aligned, else a C-ordered array of
-    `like`'s shape."""
+    `like`'s shape (and of `dtype`, default like's)."""
     if out is not None and out.flags.c_contiguous and out.flags.aligned:
         return out
-    return np.empty(like.shape, dtype=like.dtype)
+    return np.empty(like.shape, dtype=like.dtype if dtype is None else dtype)
 
 
 def deliver(buf: np.ndarray, out):

@@ -92,8 +92,9 @@ def log_softmax(x, axis=-1, *, out=None, dtype=None, num_threads=None):
         The axes normalised together (None: the whole array; a 0-d `x` has
         one implicit axis). The default is torch's; SciPy's is None.
     out : ndarray, optional
-        Receives the result (shape of `x`, compute dtype) and is returned;
-        ``out=x`` works in place.
+        Receives the result (shape of `x`, compute dtype; for half `x` also
+        its own half dtype, rounded once) and is returned; ``out=x`` works in
+        place.
     dtype : float32 or float64, optional
         `x` is cast to it and the result computed and returned in it (as
         torch's ``dtype=``; float16 is not accepted).

@@ -10,7 +10,7 @@ from ._args import (REDUCTIONS, check_fraction, check_int, check_reduction, kern
                     normalize_axis)
 from . import _half
 from ._arrays import (F32, F64, INT64, NO_STRIDES, as_array, as_float_array, compute_dtype,
-                      layout_of)
+                      layout_of, same_storage)
 from ._outputs import check_out, deliver, finish, raise_status, strided_buffer
 from ._threads import resolve as _resolve_threads
 
@@ -28,9 +28,11 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
 
     Parameters
     ----------
-    logits : array_like, float16/float32/float64
-        Unnormalised scores with the classes along `axis`. float16 is computed
-        in float32; integers are computed in float64.
+    logits : array_like, float16/bfloat16/float32/float64
+        Unnormalised scores with the classes along `axis`. float16 and
+        bfloat16 (``ml_dtypes.bfloat16`` arrays, torch tensors) are read as
+        stored and computed in float32, with the bits of the float32 call on
+        the widened input; integers are computed in float64.
     target : array_like
         Either integer class indices of ``logits.shape`` without `axis` (any
         integer dtype), or floating class probabilities of ``logits.shape``
@@ -62,7 +64,9 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
         PyTorch).
     grad_out : ndarray, optional
         Preallocated array of ``logits.shape`` and the compute dtype that
-        receives the gradient (implies `return_grad`).
+        receives the gradient (implies `return_grad`); for half logits also
+        one of their own half dtype, which receives it rounded once (round
+        to nearest even).
 
     Returns
     -------
@@ -130,7 +134,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
                       (("logits", logits), ("target", target), ("weight", weight)),
                       aligned=False)
     if soft:
-        y, x = _soft_target(t, x, dt)
+        y, x = same_storage(t, x, dt)
         y, ylay = layout_of(y, ax)
         ys, labels = ylay.strides, None
     x, xshape, xs = _logits_view(x, ax)
@@ -177,18 +181,6 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     if half_out is not None:
         return loss, _half.round_into(half_out, grad)
     return loss, deliver(grad, grad_out)
-
-
-def _soft_target(t, x, dt):
-    """(soft targets, logits) as the kernel reads them together: one
-    storage dtype. Half logits keep targets of their own half dtype; with
-    targets of another dtype both are computed as float32 (the logits
-    widened, exactly)."""
-    if dt is x.dtype:
-        return as_float_array(t, "target", dt), x
-    if _half.half_kind(t.dtype) == _half.half_kind(x.dtype):
-        return _half.as_stored(t), x
-    return as_float_array(t, "target", F32), _half.widen(x)
 
 
 def _logits(logits, axis):
