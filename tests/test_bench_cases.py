@@ -83,4 +83,5 @@ def test_half_cases_read_half_width(dtype, short):
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, case.impl("reference").build(data, 1)(), rtol=1e-6)
     peer = case.impl("torch").build(data, 1)()   # bfloat16 / float16 arithmetic in torch
+    assert np.asarray(peer).dtype == np.float32   # what the bench's check reads
     np.testing.assert_allclose(float(peer), float(got), rtol=2e-2)

@@ -242,9 +242,9 @@ def xent_case(n: int, c: int, dtype: str = "float32", *, quick=False, soft=False
     else:
         impls = (fastxent_impl("cross_entropy", "x", "t", **kw),
                  reference_impl("cross_entropy", "x", "t", **kw),
-                 torch_impl(f"torch.nn.functional.cross_entropy({_signature(('x', 't'), kw)})",
-                            lambda torch, T: (lambda: torch.nn.functional.cross_entropy(
-                                T["x"], T["t"], **kw))))
+                 torch_impl(f"torch.nn.functional.cross_entropy({_signature(('x', 't'), kw)})"
+                            + (".float()" if half else ""),
+                            lambda torch, T: _torch_xent(torch, T, kw, half)))
     opts = ", ".join(filter(None, [
         "soft targets" if soft else "index targets",
         f"label_smoothing={label_smoothing:g}" if label_smoothing else "",
@@ -252,6 +252,15 @@ def xent_case(n: int, c: int, dtype: str = "float32", *, quick=False, soft=False
     return Case(f"{tag}-{_short(dtype)}-{n}x{c}", "cross_entropy", (n, c),
                 "float32" if half else dtype, make, impls, {"exp": n * c}, nbytes, quick, opts,
                 dtype if half else "")
+
+
+def _torch_xent(torch, T, kw, half: bool) -> Callable[[], Any]:
+    """torch's loss on the case's tensors; of half tensors (computed by torch
+    in their dtype) as float32, which NumPy can hold (bfloat16 it cannot)."""
+    F = torch.nn.functional
+    if half:
+        return lambda: F.cross_entropy(T["x"], T["t"], **kw).float()
+    return lambda: F.cross_entropy(T["x"], T["t"], **kw)
 
 
 def _torch_xent_backward(torch, T, kw) -> Callable[[], Any]:
