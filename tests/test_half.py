@@ -236,3 +236,27 @@ def test_half_kernels_take_no_widened_copy():
         finally:
             tracemalloc.stop()
         assert peak < 0.02 * x.nbytes, peak
+
+
+@pytest.mark.parametrize("half", HALVES)
+def test_strided_half_kernel_path(isa, half):
+    """The kernels' own strided reading of halves (the Python layer widens
+    such layouts instead, for float32's bits; C callers may pass them): the
+    float32 results to rounding, gradients included."""
+    from fastxent import _half, _kernels
+    rng = np.random.default_rng(5)
+    x32 = (rng.normal(size=(70, 300)) * 3).astype(np.float32)
+    xh = _half.as_stored(x32.astype(HALVES[half]))
+    xw = _half.widen(xh)
+    labels = rng.integers(0, 300, size=70).astype(np.int64)
+    res = []
+    for x in (xh, xw):
+        big = np.zeros((70, 600), x.dtype)   # classes 2 elements apart
+        big[:, ::2] = x
+        grad = np.zeros((70, 300), np.float32)
+        st, total, denom = _kernels.xent(big, (70, 300, 1), (600, 2, 1), None, (0, 0, 0), labels,
+                                         -100, None, 0.1, None, grad, (300, 1, 1), True, 2)
+        assert st[0] == 0
+        res.append((total / denom, grad))
+    np.testing.assert_allclose(res[0][0], res[1][0], rtol=1e-6)
+    np.testing.assert_allclose(res[0][1], res[1][1], rtol=1e-5, atol=1e-9)
