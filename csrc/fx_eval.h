@@ -21,10 +21,18 @@ typedef struct {
     int same_top;
 } fx_eval_row;
 
-/* What a block reports besides its sums (fx_run_blocks' outputs). */
+/* What a block reports besides its sums (fx_run_blocks' outputs), and,
+ * without sample weights, the sums that are counts, kept as integers and
+ * added to the exact sums once per block (fx_eval_tally_flush): adding 1
+ * n times and n once give the same exact sum. `counts` (NULL with weights)
+ * holds FX_EVAL_NCOUNTS(n_topk, n_bins) int64: the count, same_top, the
+ * top-k hits, then the bins' counts and correct counts. */
 typedef struct {
     double ignored, nonfinite, kl_max, first_nonfinite;
+    int64_t *counts;
 } fx_eval_tally;
+
+#define FX_EVAL_NCOUNTS(n_topk, n_bins) (2 + (n_topk) + 2 * (n_bins))
 
 static inline int64_t *fx_eval_block_acc(const fx_eval_ctx *ctx, int64_t b)
 {
@@ -32,8 +40,9 @@ static inline int64_t *fx_eval_block_acc(const fx_eval_ctx *ctx, int64_t b)
                                 : ctx->scratch + b * ctx->nacc * FX_EXACT_WORDS;
 }
 
-static inline void fx_eval_tally_init(fx_eval_tally *t)
+static inline void fx_eval_tally_init(fx_eval_tally *t, int64_t *counts)
 {
+    t->counts = counts;
     t->ignored = 0.0;
     t->nonfinite = 0.0;
     t->kl_max = -INFINITY;
@@ -49,6 +58,24 @@ static inline void fx_eval_tally_out(const fx_eval_tally *t, double *out)
 }
 
 #define FX_EV_ADD(k, v) fx_exact_add(acc + (int64_t)(k) * FX_EXACT_WORDS, (v))
+
+/* The block's integer counts into its exact sums. */
+static inline void fx_eval_tally_flush(const fx_eval_ctx *ctx, fx_eval_tally *t, int64_t *acc)
+{
+    const fx_eval_problem *p = ctx->p;
+    const int64_t *c = t->counts;
+    if (c == NULL) return;
+    const int nb = p->n_bins, nk = p->n_topk;
+    const int64_t bins = FX_EV_TOPK + nk;
+    if (c[0]) FX_EV_ADD(FX_EV_COUNT, (double)c[0]);
+    if (c[1]) FX_EV_ADD(FX_EV_SAME_TOP, (double)c[1]);
+    for (int k = 0; k < nk; k++)
+        if (c[2 + k]) FX_EV_ADD(FX_EV_TOPK + k, (double)c[2 + k]);
+    for (int b = 0; b < nb; b++) {
+        if (c[2 + nk + b]) FX_EV_ADD(bins + b, (double)c[2 + nk + b]);
+        if (c[2 + nk + nb + b]) FX_EV_ADD(bins + 2 * nb + b, (double)c[2 + nk + nb + b]);
+    }
+}
 
 /* A row of the given status (row is NULL unless counted): per-row outputs,
  * tally, and its weighted terms added to the sums. A non-finite row under
@@ -76,14 +103,17 @@ static inline void fx_eval_emit(const fx_eval_ctx *ctx, fx_eval_tally *t, int64_
         if (p->nonfinite != FX_NF_PROPAGATE) return;
     }
     if (w == 0.0) return;
-    const int nb = p->n_bins;
-    const int64_t bins = FX_EV_TOPK + p->n_topk;
-    FX_EV_ADD(FX_EV_COUNT, w);
+    const int nb = p->n_bins, nk = p->n_topk;
+    const int64_t bins = FX_EV_TOPK + nk;
+    int64_t *cnt = t->counts;   /* w == 1: the counts are integers */
+    if (cnt != NULL) cnt[0]++;
+    else FX_EV_ADD(FX_EV_COUNT, w);
     if (row == NULL) {
         const double nan = NAN;
         for (int k = FX_EV_NLL; k < FX_EV_KL; k++) FX_EV_ADD(k, nan);
         for (int k = 0; k < p->n_topk; k++) FX_EV_ADD(FX_EV_TOPK + k, nan);
-        FX_EV_ADD(bins + nb - 1, w);
+        if (cnt != NULL) cnt[2 + nk + nb - 1]++;
+        else FX_EV_ADD(bins + nb - 1, w);
         FX_EV_ADD(bins + 2 * nb - 1, nan);
         FX_EV_ADD(bins + 3 * nb - 1, nan);
         if (has_ref) {
@@ -98,16 +128,25 @@ static inline void fx_eval_emit(const fx_eval_ctx *ctx, fx_eval_tally *t, int64_
     FX_EV_ADD(FX_EV_ENTROPY, w * row->entropy);
     FX_EV_ADD(FX_EV_BRIER, w * row->brier);
     FX_EV_ADD(FX_EV_MRR, w / (double)(row->rank + 1));
-    for (int k = 0; k < p->n_topk; k++)
-        if (row->rank < p->topk[k]) FX_EV_ADD(FX_EV_TOPK + k, w);
     double fb = floor(row->max_prob * nb);
     const int b = fb < (double)(nb - 1) ? (int)fb : nb - 1;
-    FX_EV_ADD(bins + b, w);
+    if (cnt != NULL) {
+        for (int k = 0; k < nk; k++) cnt[2 + k] += row->rank < p->topk[k];
+        cnt[2 + nk + b]++;
+        cnt[2 + nk + nb + b] += row->rank == 0;
+    } else {
+        for (int k = 0; k < nk; k++)
+            if (row->rank < p->topk[k]) FX_EV_ADD(FX_EV_TOPK + k, w);
+        FX_EV_ADD(bins + b, w);
+        if (row->rank == 0) FX_EV_ADD(bins + 2 * nb + b, w);
+    }
     FX_EV_ADD(bins + nb + b, w * row->max_prob);
-    if (row->rank == 0) FX_EV_ADD(bins + 2 * nb + b, w);
     if (has_ref) {
         FX_EV_ADD(FX_EV_KL, w * row->kl);
-        if (row->same_top) FX_EV_ADD(FX_EV_SAME_TOP, w);
+        if (row->same_top) {
+            if (cnt != NULL) cnt[1]++;
+            else FX_EV_ADD(FX_EV_SAME_TOP, w);
+        }
         FX_EV_ADD(FX_EV_DELTA_P, w * row->delta_p);
         if (!(row->kl <= t->kl_max)) t->kl_max = row->kl;   /* NaN wins */
     }

@@ -13,6 +13,7 @@
  * Each term is a sum of non-negative parts except KL's, clamped at 0.
  * Every sum runs in FX_T over one chunk, then in double.
  */
+#if !FX_HALF
 typedef struct {
     FX_T m;                       /* row max (the shift of every sum) */
     int64_t argmax;
@@ -22,7 +23,15 @@ typedef struct {
     FX_T mr;
     int64_t argmax_r;
     double rsmall, rties, rdot;   /* rdot = sum er (r - x) */
+    /* log s, e_t = exp(x_t - m) and the same of the reference row, by
+     * eval_logs (rows one by one) or eval_tile_stats (vectorised) */
+    double ls, et, lsr, ert;
 } FX_FN(eval_stats);
+
+/* log1p(s - 1) and exp(x_t - m) (1 at the max), the same expressions for
+ * every path (fx_math.h's, vectorisable) */
+#define FX_EVAL_LS(ties, small) fx_log1p_f64(((ties) - 1.0) + (small))
+#define FX_EVAL_ET(xt, m) ((xt) == (m) ? 1.0 : fx_exp_f64((double)(xt) - (double)(m)))
 
 /* max and the counts of entries > x_t and == x_t of a chunk (NaN entries
  * are left out of the max; they are found through the NaN they make of
@@ -153,6 +162,325 @@ static inline FX_ALWAYS_INLINE void FX_FN(eval_row)(const FX_T *x, const FX_T *x
 }
 
 /* The row's metrics from its statistics (see the file header). */
+static void FX_FN(eval_finish)(const FX_FN(eval_stats) *st, const FX_T *x, int64_t xcs,
+                               const FX_T *xr, int64_t rcs, int64_t C, int64_t t, int last,
+                               int has_ref, fx_eval_row *row)
+{
+    const double m = (double)st->m, xt = (double)x[t * xcs];
+    const double s = st->ties + st->small;
+    const double ls = st->ls;
+    const int t_is_max = x[t * xcs] == st->m;
+    const double et = st->et;
+    row->nll = ls + (m - xt);
+    row->max_prob = 1.0 / s;
+    row->entropy = ls - st->s1 / s;
+    const double om = t_is_max ? (st->ties - 1.0) + st->small : s - et;
+    const double rest = t_is_max ? (st->ties - 1.0) + st->small2 : st->ties + st->small2 - et * et;
+    row->brier = (om * om + rest) / (s * s);
+    row->argmax = st->argmax;
+    double ahead = st->gt;
+    if (st->eq > 1.0) {   /* other classes tie with the target: count the side */
+        for (int64_t c = last ? t + 1 : 0; c < (last ? C : t); c++)
+            ahead += x[c * xcs] == x[t * xcs];
+    }
+    row->rank = (int64_t)ahead;
+    row->p_t = et / s;
+    row->kl = NAN;
+    row->delta_p = NAN;
+    row->same_top = 0;
+    if (has_ref) {
+        const double mr = (double)st->mr, sr = st->rties + st->rsmall;
+        const double lsr = st->lsr;
+        const double kl = st->rdot / sr + (m - mr) + (ls - lsr);
+        row->kl = kl > 0.0 ? kl : 0.0;
+        const double prt = st->ert / sr;
+        row->delta_p = row->p_t - prt;
+        row->same_top = st->argmax == st->argmax_r;
+    }
+}
+
+/* The statistics of FX_TROWS rows of at most FX_SMALL_C classes held
+ * class-major (row j, class c at x[c * FX_TROWS + j]), vectorised across the
+ * rows: the class loop is outside, the row loop inside, so no sum is reduced
+ * across lanes. The row loop always runs over all FX_TROWS lanes (a multiple
+ * of every vector length; rows past the tile's are padding), so every row
+ * takes the same vector instructions wherever it sits in its tile: a row's
+ * bits do not depend on how the rows were split. The sums run in class order
+ * in FX_T, then in double (one chunk: C <= FX_SMALL_C <= FX_CHUNK). */
+#define FX_ET FX_TROWS
+typedef struct {
+    FX_T m[FX_ET], xt[FX_ET], cg[FX_ET], ce[FX_ET];
+    FX_T cs[FX_ET], cn[FX_ET], c1[FX_ET], c2[FX_ET], key[FX_ET];
+    FX_T mr[FX_ET], rs[FX_ET], rn[FX_ET], rd[FX_ET], rkey[FX_ET], rt[FX_ET];
+    double ls[FX_ET], et[FX_ET], lsr[FX_ET], ert[FX_ET];
+} FX_FN(eval_tile);
+
+static void FX_FN(eval_tile_stats)(FX_FN(eval_tile) *tl, const FX_T *x, const FX_T *xr,
+                                   const int64_t *lab, int64_t ignore_index, int64_t C,
+                                   int64_t nt, int last, int has_ref, FX_FN(eval_stats) *st)
+{
+    FX_T *m = tl->m, *xt = tl->xt, *cg = tl->cg, *ce = tl->ce, *cs = tl->cs, *cn = tl->cn;
+    FX_T *c1 = tl->c1, *c2 = tl->c2, *key = tl->key;
+    const FX_T n = (FX_T)C, kb = last ? (FX_T)(C - 1) : 0, ks = last ? (FX_T)-1 : (FX_T)1;
+    for (int64_t j = 0; j < FX_ET; j++) {
+        const int64_t t = j >= nt || lab[j] == ignore_index ? 0 : lab[j];
+        xt[j] = x[t * FX_ET + j];
+        m[j] = -(FX_T)INFINITY;
+        cg[j] = ce[j] = cs[j] = cn[j] = c1[j] = c2[j] = 0;
+        key[j] = n;
+    }
+    for (int64_t c = 0; c < C; c++) {
+        const FX_T *xc = x + c * FX_ET;
+#pragma omp simd
+        for (int64_t j = 0; j < FX_ET; j++) {
+            const FX_T v = xc[j];
+            m[j] = v > m[j] ? v : m[j];
+            cg[j] += v > xt[j] ? (FX_T)1 : (FX_T)0;
+            ce[j] += v == xt[j] ? (FX_T)1 : (FX_T)0;
+        }
+    }
+    for (int64_t c = 0; c < C; c++) {
+        const FX_T *xc = x + c * FX_ET;
+        const FX_T kc = kb + ks * (FX_T)c;
+#pragma omp simd
+        for (int64_t j = 0; j < FX_ET; j++) {
+            const FX_T d = xc[j] - m[j];
+            const FX_T e = FX_EXP_SUM(d);
+            const int z = d == 0;
+            cs[j] += z ? (FX_T)0 : e;
+            cn[j] += z ? (FX_T)1 : (FX_T)0;
+            c1[j] += e == 0 ? (FX_T)0 : e * d;
+            c2[j] += z ? (FX_T)0 : e * e;
+            key[j] = (z && kc < key[j]) ? kc : key[j];
+        }
+    }
+    double *ls = tl->ls, *et = tl->et, *lsr = tl->lsr, *ert = tl->ert;
+#pragma omp simd
+    for (int64_t j = 0; j < FX_ET; j++) {
+        ls[j] = FX_EVAL_LS((double)cn[j], (double)cs[j]);
+        et[j] = FX_EVAL_ET(xt[j], m[j]);
+    }
+    FX_T *mr = tl->mr, *rs = tl->rs, *rn = tl->rn, *rd = tl->rd, *rkey = tl->rkey;
+    FX_T *rt = tl->rt;
+    if (has_ref) {
+        for (int64_t j = 0; j < FX_ET; j++) {
+            const int64_t t = j >= nt || lab[j] == ignore_index ? 0 : lab[j];
+            rt[j] = xr[t * FX_ET + j];
+            mr[j] = -(FX_T)INFINITY;
+            rs[j] = rn[j] = rd[j] = 0;
+            rkey[j] = n;
+        }
+        for (int64_t c = 0; c < C; c++) {
+            const FX_T *rc = xr + c * FX_ET;
+#pragma omp simd
+            for (int64_t j = 0; j < FX_ET; j++) mr[j] = rc[j] > mr[j] ? rc[j] : mr[j];
+        }
+        for (int64_t c = 0; c < C; c++) {
+            const FX_T *xc = x + c * FX_ET, *rc = xr + c * FX_ET;
+            const FX_T kc = kb + ks * (FX_T)c;
+#pragma omp simd
+            for (int64_t j = 0; j < FX_ET; j++) {
+                const FX_T d = rc[j] - mr[j];
+                const FX_T e = FX_EXP_SUM(d);
+                const int z = d == 0;
+                rs[j] += z ? (FX_T)0 : e;
+                rn[j] += z ? (FX_T)1 : (FX_T)0;
+                rd[j] += e == 0 ? (FX_T)0 : e * (rc[j] - xc[j]);
+                rkey[j] = (z && kc < rkey[j]) ? kc : rkey[j];
+            }
+        }
+#pragma omp simd
+        for (int64_t j = 0; j < FX_ET; j++) {
+            lsr[j] = FX_EVAL_LS((double)rn[j], (double)rs[j]);
+            ert[j] = FX_EVAL_ET(rt[j], mr[j]);
+        }
+    }
+    for (int64_t j = 0; j < nt; j++) {
+        FX_FN(eval_stats) *o = st + j;   /* the tile's rows only */
+        /* eval_row's argmax: its one chunk holds it unless the row is all
+         * -inf (then only ties "last" looks, and finds no maximum) */
+        o->m = m[j];
+        o->argmax = key[j] < n ? (last ? C - 1 - (int64_t)key[j] : (int64_t)key[j]) : -1;
+        o->small = (double)cs[j];
+        o->ties = (double)cn[j];
+        o->s1 = (double)c1[j];
+        o->small2 = (double)c2[j];
+        o->gt = (double)cg[j];
+        o->eq = (double)ce[j];
+        o->mr = has_ref ? mr[j] : -(FX_T)INFINITY;
+        o->argmax_r = has_ref && rkey[j] < n ? (last ? C - 1 - (int64_t)rkey[j]
+                                                     : (int64_t)rkey[j]) : -1;
+        o->rsmall = has_ref ? (double)rs[j] : 0.0;
+        o->rties = has_ref ? (double)rn[j] : 0.0;
+        o->rdot = has_ref ? (double)rd[j] : 0.0;
+        o->ls = ls[j];
+        o->et = et[j];
+        o->lsr = has_ref ? lsr[j] : 0.0;
+        o->ert = has_ref ? ert[j] : 0.0;
+        o->bad = o->small != o->small || o->s1 != o->s1 || m[j] == (FX_T)INFINITY
+                 || m[j] == -(FX_T)INFINITY
+                 || (has_ref && (o->rsmall != o->rsmall || mr[j] == (FX_T)INFINITY
+                                 || mr[j] == -(FX_T)INFINITY));
+    }
+}
+
+/* A row whose statistics are known: its metrics, per-row outputs and sums. */
+static inline void FX_FN(eval_emit_row)(const fx_eval_ctx *ctx, fx_eval_tally *tally,
+                                        int64_t *acc, int64_t r, const FX_FN(eval_stats) *st,
+                                        const FX_T *xrow, int64_t xcs, const FX_T *rrow,
+                                        int64_t rcs)
+{
+    const fx_eval_problem *p = ctx->p;
+    const double w = p->sample_weight != NULL ? p->sample_weight[r] : 1.0;
+    if (st->bad) {
+        fx_eval_emit(ctx, tally, acc, r, FX_ROW_NONFINITE, NULL, w);
+        return;
+    }
+    fx_eval_row row;
+    FX_FN(eval_finish)(st, xrow, xcs, rrow, rcs, p->C, p->labels[r], p->ties_last,
+                       rrow != NULL, &row);
+    fx_eval_emit(ctx, tally, acc, r, FX_ROW_COUNTED, &row, w);
+}
+
+/* nt rows (row j, class c at x[j * rs + c * cs]) into the class-major
+ * tile t (C x FX_ET), the rows past nt zero. */
+static void FX_FN(eval_load_tile)(const FX_T *x, int64_t rs, int64_t cs, int64_t nt, int64_t C,
+                                  FX_T *t)
+{
+    if (cs == 1) {
+        FX_FN(transpose)(x, rs, t, FX_ET, nt, C);
+    } else {
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t j = 0; j < nt; j++) t[c * FX_ET + j] = x[j * rs + c * cs];
+    }
+    if (nt < FX_ET)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t j = nt; j < FX_ET; j++) t[c * FX_ET + j] = 0;
+}
+
+/* Rows of at most FX_SMALL_C classes, FX_ET at a time, copied (contiguous
+ * rows transposed) into class-major tiles: `buf` holds a tile of FX_ET x C
+ * elements (two with reference rows), `st` FX_ET statistics. */
+static void FX_FN(eval_rows_short)(const fx_eval_ctx *ctx, fx_eval_tally *tally, int64_t *acc,
+                                   int64_t r0, int64_t n, const FX_T *X, int64_t xrs,
+                                   const FX_T *R, int64_t rrs, FX_FN(eval_tile) *tl,
+                                   FX_FN(eval_stats) *st, FX_T *buf)
+{
+    const fx_eval_problem *p = ctx->p;
+    const int64_t C = p->C, xcs = p->x.s_class, rcs = R != NULL ? p->xr.s_class : 0;
+    FX_T *rbuf = buf + FX_ET * C;
+    for (int64_t t0 = 0; t0 < n; t0 += FX_ET) {
+        const int64_t nt = n - t0 < FX_ET ? n - t0 : FX_ET;
+        const FX_T *x = X + t0 * xrs, *xr = R != NULL ? R + t0 * rrs : NULL;
+        FX_FN(eval_load_tile)(x, xrs, xcs, nt, C, buf);
+        if (R != NULL) FX_FN(eval_load_tile)(xr, rrs, rcs, nt, C, rbuf);
+        FX_FN(eval_tile_stats)(tl, buf, rbuf, p->labels + r0 + t0, p->ignore_index, C, nt,
+                               p->ties_last, R != NULL, st);
+        for (int64_t j = 0; j < nt; j++) {
+            const int64_t r = r0 + t0 + j;
+            if (p->labels[r] == p->ignore_index)
+                fx_eval_emit(ctx, tally, acc, r, FX_ROW_IGNORED, NULL, 0.0);
+            else
+                FX_FN(eval_emit_row)(ctx, tally, acc, r, st + j, x + j * xrs, xcs,
+                                     xr != NULL ? xr + j * rrs : NULL, rcs);
+        }
+    }
+}
+
+/* Rows of more classes, one at a time; rows whose classes are strided are
+ * copied to a contiguous buffer of 2 C elements first (NULL when the rows
+ * are contiguous). */
+static void FX_FN(eval_rows_long)(const fx_eval_ctx *ctx, fx_eval_tally *tally, int64_t *acc,
+                                  int64_t r0, int64_t n, const FX_T *X, int64_t xrs,
+                                  const FX_T *R, int64_t rrs, FX_T *buf)
+{
+    const fx_eval_problem *p = ctx->p;
+    const int64_t C = p->C;
+    const int has_ref = R != NULL;
+    for (int64_t j = 0; j < n; j++) {
+        const int64_t r = r0 + j;
+        const FX_T *xrow = X + j * xrs;
+        const FX_T *rrow = has_ref ? R + j * rrs : NULL;
+        const int64_t t = p->labels[r];
+        if (t == p->ignore_index) {
+            fx_eval_emit(ctx, tally, acc, r, FX_ROW_IGNORED, NULL, 0.0);
+            continue;
+        }
+        if (buf != NULL) {
+            for (int64_t c = 0; c < C; c++) buf[c] = xrow[c * p->x.s_class];
+            xrow = buf;
+            if (has_ref) {
+                for (int64_t c = 0; c < C; c++) buf[C + c] = rrow[c * p->xr.s_class];
+                rrow = buf + C;
+            }
+        } else if (j + 1 < n) {
+            FX_FN(prefetch)(xrow + xrs, C);
+            if (has_ref) FX_FN(prefetch)(rrow + rrs, C);
+        }
+        FX_FN(eval_stats) st;
+        if (has_ref) FX_FN(eval_row)(xrow, rrow, C, xrow[t], p->ties_last, 1, &st);
+        else FX_FN(eval_row)(xrow, NULL, C, xrow[t], p->ties_last, 0, &st);
+        st.ls = FX_EVAL_LS(st.ties, st.small);
+        st.et = FX_EVAL_ET(xrow[t], st.m);
+        st.lsr = has_ref ? FX_EVAL_LS(st.rties, st.rsmall) : 0.0;
+        st.ert = has_ref ? FX_EVAL_ET(rrow[t], st.mr) : 0.0;
+        FX_FN(eval_emit_row)(ctx, tally, acc, r, &st, xrow, 1, rrow, 1);
+    }
+}
+
+/* One block of rows: statistics, per-row outputs, exact sums. Rows of at
+ * most FX_SMALL_C classes go through tiles whatever their layout, longer
+ * ones one by one (a row's values do not depend on its memory layout). */
+static void FX_FN(eval_block)(const void *vctx, const fx_plan *plan, int64_t b, double *out)
+{
+    const fx_eval_ctx *ctx = (const fx_eval_ctx *)vctx;
+    const fx_eval_problem *p = ctx->p;
+    int64_t o, i0, n;
+    fx_row_block(plan, p->outer, p->inner, b, &o, &i0, &n);
+    const int64_t C = p->C;
+    const int has_ref = p->xr.data != NULL;
+    const int64_t r0 = o * p->inner + i0;
+    int64_t xrs, rrs = 0;
+    const FX_T *X = (const FX_T *)p->x.data + fx_row_origin(&p->x, p->inner, o, i0, &xrs);
+    const FX_T *R = has_ref ? (const FX_T *)p->xr.data
+                                  + fx_row_origin(&p->xr, p->inner, o, i0, &rrs) : NULL;
+    const int tiles = C <= FX_SMALL_C;
+    const int copy = p->x.s_class != 1 || (has_ref && p->xr.s_class != 1);
+    /* heap, not stack: small thread stacks (see xent_rows_short) */
+    const size_t tile_bytes = sizeof(FX_FN(eval_tile)) + FX_ET * sizeof(FX_FN(eval_stats));
+    size_t bytes = 0;
+    if (tiles) bytes = tile_bytes + (size_t)(has_ref ? 2 : 1) * FX_ET * C * sizeof(FX_T);
+    else if (copy) bytes = (size_t)C * 2 * sizeof(FX_T);
+    const size_t ncounts = p->sample_weight == NULL ? FX_EVAL_NCOUNTS(p->n_topk, p->n_bins) : 0;
+    bytes += ncounts * sizeof(int64_t);
+    void *work = bytes ? malloc(bytes) : NULL;
+    if (bytes && work == NULL) {   /* a NaN ignored count: missing memory */
+        out[0] = NAN;
+        out[1] = 0.0;
+        out[2] = -INFINITY;
+        out[3] = INFINITY;
+        return;
+    }
+    int64_t *acc = fx_eval_block_acc(ctx, b);
+    int64_t *counts = ncounts ? (int64_t *)((char *)work + bytes) - ncounts : NULL;
+    if (counts != NULL) memset(counts, 0, ncounts * sizeof(int64_t));
+    fx_eval_tally tally;
+    fx_eval_tally_init(&tally, counts);
+    if (tiles) {
+        char *w = (char *)work;
+        FX_FN(eval_rows_short)(ctx, &tally, acc, r0, n, X, xrs, R, rrs, (FX_FN(eval_tile) *)w,
+                               (FX_FN(eval_stats) *)(w + sizeof(FX_FN(eval_tile))),
+                               (FX_T *)(w + tile_bytes));
+    } else {
+        FX_FN(eval_rows_long)(ctx, &tally, acc, r0, n, X, xrs, R, rrs, copy ? (FX_T *)work : NULL);
+    }
+    fx_eval_tally_flush(ctx, &tally, acc);
+    free(work);
+    fx_eval_tally_out(&tally, out);
+}
+
+#undef FX_ET
+#else
 /* A row of C stored values with class stride cs into buf as FX_T. */
 static inline void FX_FN(eval_gather)(FX_T *buf, const FX_S *row, int64_t C, int64_t cs)
 {
@@ -165,42 +493,12 @@ static inline void FX_FN(eval_gather)(FX_T *buf, const FX_S *row, int64_t C, int
     for (int64_t c = 0; c < C; c++) buf[c] = FX_LD(row[c * cs]);
 }
 
-static void FX_FN(eval_finish)(const FX_FN(eval_stats) *st, const FX_T *x, const FX_T *xr,
-                               int64_t C, int64_t t, int last, int has_ref, fx_eval_row *row)
-{
-    const double m = (double)st->m, xt = (double)x[t];
-    const double s = st->ties + st->small;
-    const double ls = log1p((st->ties - 1.0) + st->small);
-    const int t_is_max = x[t] == st->m;
-    const double et = t_is_max ? 1.0 : exp(xt - m);
-    row->nll = ls + (m - xt);
-    row->max_prob = 1.0 / s;
-    row->entropy = ls - st->s1 / s;
-    const double om = t_is_max ? (st->ties - 1.0) + st->small : s - et;
-    const double rest = t_is_max ? (st->ties - 1.0) + st->small2 : st->ties + st->small2 - et * et;
-    row->brier = (om * om + rest) / (s * s);
-    row->argmax = st->argmax;
-    double ahead = st->gt;
-    if (st->eq > 1.0) {   /* other classes tie with the target: count the side */
-        for (int64_t c = last ? t + 1 : 0; c < (last ? C : t); c++) ahead += x[c] == x[t];
-    }
-    row->rank = (int64_t)ahead;
-    row->p_t = et / s;
-    row->kl = NAN;
-    row->delta_p = NAN;
-    row->same_top = 0;
-    if (has_ref) {
-        const double mr = (double)st->mr, sr = st->rties + st->rsmall;
-        const double lsr = log1p((st->rties - 1.0) + st->rsmall);
-        const double kl = st->rdot / sr + (m - mr) + (ls - lsr);
-        row->kl = kl > 0.0 ? kl : 0.0;
-        const double prt = (xr[t] == st->mr ? 1.0 : exp((double)xr[t] - mr)) / sr;
-        row->delta_p = row->p_t - prt;
-        row->same_top = st->argmax == st->argmax_r;
-    }
-}
-
-/* One block of rows: statistics, per-row outputs, exact sums. */
+/* A half dtype: its rows are widened into float32 rows (FX_TROWS at a time
+ * for the tiles of short rows, one at a time else) and handed to float32's
+ * own row functions, so the statistics, sums and per-row outputs are
+ * float32's, bit for bit. Their problem is a copy whose class strides are 1
+ * (they read the widened rows); every output pointer is the caller's. */
+#define FX_F32_FN(name) FX_CAT(FX_CAT(FX_CAT(name, _), FX_SFX_T), FX_CAT(_, FX_ISA_SUFFIX))
 static void FX_FN(eval_block)(const void *vctx, const fx_plan *plan, int64_t b, double *out)
 {
     const fx_eval_ctx *ctx = (const fx_eval_ctx *)vctx;
@@ -214,63 +512,53 @@ static void FX_FN(eval_block)(const void *vctx, const fx_plan *plan, int64_t b, 
     const FX_S *X = (const FX_S *)p->x.data + fx_row_origin(&p->x, p->inner, o, i0, &xrs);
     const FX_S *R = has_ref ? (const FX_S *)p->xr.data
                                   + fx_row_origin(&p->xr, p->inner, o, i0, &rrs) : NULL;
-    /* rows whose classes are strided are copied to contiguous buffers; the
-     * rows of a half dtype are all widened into them, then float32's code
-     * runs on float32 rows (its bits) */
-    const int copy = FX_HALF || p->x.s_class != 1 || (has_ref && p->xr.s_class != 1);
-    FX_T *buf = NULL;
-    if (copy) {
-        buf = (FX_T *)malloc((size_t)C * (has_ref ? 2 : 1) * sizeof(FX_T));
-        if (buf == NULL) {   /* a NaN ignored count: reported as missing memory */
-            out[0] = NAN;
-            out[1] = 0.0;
-            out[2] = -INFINITY;
-            out[3] = INFINITY;
-            return;
-        }
+    fx_eval_problem unit = *p;
+    unit.x.s_class = 1;
+    unit.xr.s_class = 1;
+    fx_eval_ctx uctx = *ctx;
+    uctx.p = &unit;
+    const int tiles = C <= FX_SMALL_C;
+    const int64_t group = tiles ? FX_TROWS : 1;   /* rows widened together */
+    const size_t nin = has_ref ? 2 : 1;
+    const size_t tile_bytes = tiles ? sizeof(FX_F32_FN(eval_tile))
+                                      + FX_TROWS * sizeof(FX_F32_FN(eval_stats)) : 0;
+    size_t bytes = tile_bytes + (size_t)(tiles ? 2 : 1) * nin * (size_t)(group * C) * sizeof(FX_T);
+    const size_t ncounts = p->sample_weight == NULL ? FX_EVAL_NCOUNTS(p->n_topk, p->n_bins) : 0;
+    bytes += ncounts * sizeof(int64_t);
+    void *work = malloc(bytes);
+    if (work == NULL) {   /* a NaN ignored count: missing memory */
+        out[0] = NAN;
+        out[1] = 0.0;
+        out[2] = -INFINITY;
+        out[3] = INFINITY;
+        return;
     }
     int64_t *acc = fx_eval_block_acc(ctx, b);
+    int64_t *counts = ncounts ? (int64_t *)((char *)work + bytes) - ncounts : NULL;
+    if (counts != NULL) memset(counts, 0, ncounts * sizeof(int64_t));
     fx_eval_tally tally;
-    fx_eval_tally_init(&tally);
-    for (int64_t j = 0; j < n; j++) {
-        const int64_t r = r0 + j;
-        const FX_S *srow = X + j * xrs;
-        const FX_S *srrow = has_ref ? R + j * rrs : NULL;
-        const FX_T *xrow = buf, *rrow = NULL;
-        const int64_t t = p->labels[r];
-        fx_eval_row row;
-        if (t == p->ignore_index) {
-            fx_eval_emit(ctx, &tally, acc, r, FX_ROW_IGNORED, NULL, 0.0);
-            continue;
+    fx_eval_tally_init(&tally, counts);
+    char *w = (char *)work;
+    FX_T *tbuf = (FX_T *)(w + tile_bytes);            /* float32's tile buffer */
+    FX_T *wx = tbuf + (tiles ? nin * (size_t)(group * C) : 0);   /* widened rows */
+    FX_T *wr = has_ref ? wx + group * C : NULL;
+    for (int64_t t0 = 0; t0 < n; t0 += group) {
+        const int64_t nt = n - t0 < group ? n - t0 : group;
+        for (int64_t j = 0; j < nt; j++) {
+            FX_FN(eval_gather)(wx + j * C, X + (t0 + j) * xrs, C, p->x.s_class);
+            if (has_ref) FX_FN(eval_gather)(wr + j * C, R + (t0 + j) * rrs, C, p->xr.s_class);
         }
-        if (copy) {
-            FX_FN(eval_gather)(buf, srow, C, p->x.s_class);
-            if (has_ref) {
-                FX_FN(eval_gather)(buf + C, srrow, C, p->xr.s_class);
-                rrow = buf + C;
-            }
-        } else {
-#if !FX_HALF
-            xrow = srow;
-            rrow = srrow;
-            if (j + 1 < n) {
-                FX_FN(prefetch)(srow + xrs, C);
-                if (has_ref) FX_FN(prefetch)(srrow + rrs, C);
-            }
-#endif
-        }
-        FX_FN(eval_stats) st;
-        if (has_ref) FX_FN(eval_row)(xrow, rrow, C, xrow[t], p->ties_last, 1, &st);
-        else FX_FN(eval_row)(xrow, NULL, C, xrow[t], p->ties_last, 0, &st);
-        const double w = p->sample_weight != NULL ? p->sample_weight[r] : 1.0;
-        if (st.bad) {
-            fx_eval_emit(ctx, &tally, acc, r, FX_ROW_NONFINITE, NULL, w);
-            continue;
-        }
-        FX_FN(eval_finish)(&st, xrow, rrow, C, t, p->ties_last, has_ref, &row);
-        fx_eval_emit(ctx, &tally, acc, r, FX_ROW_COUNTED, &row, w);
+        if (tiles)
+            FX_F32_FN(eval_rows_short)(&uctx, &tally, acc, r0 + t0, nt, wx, C, wr, C,
+                                       (FX_F32_FN(eval_tile) *)w,
+                                       (FX_F32_FN(eval_stats) *)(w + sizeof(FX_F32_FN(eval_tile))),
+                                       tbuf);
+        else
+            FX_F32_FN(eval_rows_long)(&uctx, &tally, acc, r0 + t0, nt, wx, C, wr, C, NULL);
     }
-    free(buf);
+    fx_eval_tally_flush(ctx, &tally, acc);
+    free(work);
     fx_eval_tally_out(&tally, out);
 }
-
+#undef FX_F32_FN
+#endif

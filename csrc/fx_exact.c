@@ -29,6 +29,57 @@ void fx_exact_add_array(int64_t *acc, const double *v, int64_t n)
     for (int64_t i = 0; i < n; i++) fx_exact_add(acc, v[i]);
 }
 
+/* Carries of chunks [0, width) of one window row (see fx_exact.h). */
+static void fx_window_normalize(int64_t *row, int64_t width)
+{
+    for (int64_t i = 0; i + 1 < width; i++) {
+        const int64_t carry = row[i] >> 32;
+        row[i] -= carry * ((int64_t)1 << 32);
+        row[i + 1] += carry;
+    }
+}
+
+int64_t fx_exact_window_add(int64_t *chunks, int64_t n, int64_t width, int64_t lo,
+                            const int64_t *index, const double *v, int64_t count)
+{
+    /* between normalisations every chunk takes fewer than 2^30 pieces */
+    const int64_t batch = (int64_t)1 << 29;
+    for (int64_t b0 = 0; b0 < count; b0 += batch) {
+        const int64_t b1 = count - b0 < batch ? count : b0 + batch;
+        for (int64_t j = b0; j < b1; j++) {
+            if (index[j] < 0 || index[j] >= n) return j;
+            uint64_t bits;
+            memcpy(&bits, &v[j], sizeof bits);
+            const int64_t e = (int64_t)((bits >> 52) & 0x7ff);
+            uint64_t m = bits & 0x000fffffffffffffULL;
+            if (e == 0x7ff || (e == 0 && m == 0)) continue;   /* specials: the caller's */
+            int64_t off = 0;
+            if (e) {
+                m |= (uint64_t)1 << 52;
+                off = e - 1;
+            }
+            const int64_t i = (off >> 5) - lo;
+            if (i < 0 || i + 3 > width) return j;
+            const int sh = (int)(off & 31);
+            const int64_t p0 = (int64_t)((m << sh) & 0xffffffffULL);
+            const int64_t p1 = (int64_t)((m >> (32 - sh)) & 0xffffffffULL);
+            const int64_t p2 = (int64_t)((m >> 32) >> (32 - sh));
+            int64_t *row = chunks + index[j] * width + i;
+            if (bits >> 63) {
+                row[0] -= p0;
+                row[1] -= p1;
+                row[2] -= p2;
+            } else {
+                row[0] += p0;
+                row[1] += p1;
+                row[2] += p2;
+            }
+        }
+        for (int64_t j = b0; j < b1; j++) fx_window_normalize(chunks + index[j] * width, width);
+    }
+    return -1;
+}
+
 /* u 2^(e - 1074), rounded to nearest even; `sticky` says whether nonzero
  * bits lie below u's last bit. */
 static double fx_exact_scale(uint64_t u, int64_t e, int sticky)

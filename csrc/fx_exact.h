@@ -41,6 +41,13 @@ void fx_exact_normalize(int64_t *acc);
 void fx_exact_merge(int64_t *dst, const int64_t *src);
 /* the sum, rounded once to the nearest double (ties to even) */
 double fx_exact_round(const int64_t *acc);
+/* Windowed sums (the Python side's WindowSums): row k of the n x width
+ * `chunks` holds chunks [lo, lo + width) of item k's sum. Adds v[j] to item
+ * index[j] for every finite nonzero v[j] (the caller counts the specials),
+ * then propagates the carries of the rows touched. Returns -1, or the first
+ * j whose index or chunks fall outside (nothing after it is added). */
+int64_t fx_exact_window_add(int64_t *chunks, int64_t n, int64_t width, int64_t lo,
+                            const int64_t *index, const double *v, int64_t count);
 /* adds n contiguous doubles (for tests and the Python side) */
 void fx_exact_add_array(int64_t *acc, const double *v, int64_t n);
 

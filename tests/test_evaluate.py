@@ -45,7 +45,7 @@ def test_matches_twin(dtype, rtol, ties):
     w = np.random.default_rng(3).random(len(y))
     seg = np.arange(len(y)) // 7
     kw = dict(topk=(1, 3, 10), n_bins=10, ties=ties, sample_weight=w, per_class=True,
-              segment_ids=seg, reference_logits=x + np.float32(0.3) * np.roll(x, 1, axis=1),
+              confusion_matrix=True, segment_ids=seg, reference_logits=x + np.float32(0.3) * np.roll(x, 1, axis=1),
               return_per_row=True)
     a = fastxent.evaluate(x, y, **kw).to_dict()
     b = reference.evaluate(x, y, **kw).to_dict()
@@ -270,12 +270,13 @@ def test_thread_count_changes_no_bit():
     (dict(ties="middle"), "ties"),
     (dict(nonfinite="ignore"), "nonfinite"),
     (dict(per_class="yes"), "per_class"),
+    (dict(confusion_matrix=1), "confusion_matrix"),
 ])
 def test_bad_arguments(kw, match):
     x, y = data(n=10, C=3, seed=16)
     with pytest.raises(ValueError, match=match):
         fastxent.evaluate(x, y, **kw)
-    if match != "per_class":   # the twin does not check the flags' types
+    if match not in ("per_class", "confusion_matrix"):   # the twin does not check flags' types
         with pytest.raises(ValueError, match=match):
             reference.evaluate(x, y, **kw)
 
@@ -333,3 +334,42 @@ def test_torch_layout_many_blocks(threads):
 def test_twin_has_the_public_signature():
     import inspect
     assert inspect.signature(reference.evaluate) == inspect.signature(fastxent.evaluate)
+
+
+@pytest.mark.parametrize("ties", ["first", "last"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_confusion_matrix_against_sklearn(ties, weighted):
+    sk = pytest.importorskip("sklearn.metrics")
+    x, y = data(n=500, C=6, seed=21, ignore_every=11)
+    x = np.round(x)                      # ties, so `ties` decides the prediction
+    x[3, 2] = np.nan                     # no prediction: left out, like ignored rows
+    w = np.random.default_rng(22).random(500) if weighted else None
+    r = fastxent.evaluate(x, y, ties=ties, sample_weight=w, confusion_matrix=True,
+                          nonfinite="propagate")
+    keep = (y != -100) & np.isfinite(x).all(1)
+    pred = np.argmax(x if ties == "first" else x[:, ::-1], 1)
+    pred = pred if ties == "first" else 5 - pred
+    want = sk.confusion_matrix(y[keep], pred[keep], labels=np.arange(6),
+                               sample_weight=None if w is None else w[keep])
+    cm = r.confusion_matrix
+    assert cm.shape == (6, 6) and not cm.flags.writeable
+    if weighted:
+        np.testing.assert_allclose(cm, want, rtol=1e-12)
+    else:
+        np.testing.assert_array_equal(cm, want)
+    assert r.to_dict()["confusion_matrix"] == cm.tolist()
+    # rows are the support of the counted rows, columns the predictions
+    pc = fastxent.evaluate(x, y, ties=ties, sample_weight=w, per_class=True,
+                           nonfinite="skip")
+    np.testing.assert_allclose(cm.sum(1), pc.per_class.support, rtol=1e-12)
+    np.testing.assert_allclose(cm.sum(0), pc.per_class.predicted, rtol=1e-12)
+
+
+def test_confusion_matrix_only_for_small_class_counts():
+    x, y = data(n=4, C=1025, seed=23)
+    with pytest.raises(ValueError, match=r"confusion_matrix: .*C <= 1024.*C = 1025"):
+        fastxent.evaluate(x, y, confusion_matrix=True)
+    with pytest.raises(ValueError, match="confusion_matrix"):
+        fastxent.Evaluator(1025, confusion_matrix=True)
+    assert fastxent.evaluate(x[:, :1024], y % 1024, confusion_matrix=True) \
+        .confusion_matrix.shape == (1024, 1024)

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 import fastxent
 
-OPTS = dict(topk=(1, 3), n_bins=7, per_class=True)
+OPTS = dict(topk=(1, 3), n_bins=7, per_class=True, confusion_matrix=True)
 
 
 def make(n, C, seed, dtype=np.float64):
@@ -172,3 +172,25 @@ def test_malformed_state_dict():
         fastxent.Evaluator.from_state_dict(st_)
     with pytest.raises(ValueError, match="state"):
         fastxent.Evaluator.from_state_dict({"version": 1})
+
+
+@pytest.mark.parametrize("C", [1, 3, 10, 17, 100, 128, 129])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_row_values_do_not_depend_on_where_the_row_sits(isa, C, dtype, layout):
+    # short rows run in tiles of rows, vectorised across the rows: a row's
+    # values must not depend on its lane (vector body or remainder) or tile
+    x, y, w, xr, seg = make(150, C, C, dtype)
+    if layout == "F":
+        x, xr = np.asfortranarray(x), np.asfortranarray(xr)
+    whole = fastxent.evaluate(x, y, reference_logits=xr, return_per_row=True)
+    for k in (1, 5, 13, 64, 65, 149):
+        part = fastxent.evaluate(x[k:], y[k:], reference_logits=xr[k:], return_per_row=True)
+        for f in ("nll", "rank", "argmax", "max_prob", "entropy", "kl"):
+            a, b = getattr(whole.per_row, f)[k:], getattr(part.per_row, f)
+            assert a.tobytes() == b.tobytes(), (f, k)
+    # and the layout does not change them either
+    other = np.asfortranarray(x) if layout == "C" else np.ascontiguousarray(x)
+    other_r = np.asfortranarray(xr) if layout == "C" else np.ascontiguousarray(xr)
+    again = fastxent.evaluate(other, y, reference_logits=other_r, return_per_row=True)
+    assert repr(again.to_dict()) == repr(whole.to_dict())

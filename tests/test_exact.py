@@ -109,3 +109,39 @@ def test_normalised_state_is_the_same_sum():
     _kernels.exact_normalize(a)
     assert _exact.round_sums(a)[0] == before[0] == exact_sum(v)
     assert np.all((a[0, :67] >= 0) & (a[0, :67] < 2 ** 32))
+
+
+def test_window_sums_are_each_items_correctly_rounded_sum():
+    # WindowSums (per-class and per-segment sums) against math.fsum per item,
+    # over values of every magnitude, signs, zeros, subnormals, infinities,
+    # NaN, repeated items and several add calls, then a merge
+    import math
+    from fastxent._exact import WindowSums
+    rng = np.random.default_rng(5)
+    n = 7
+    got, want = WindowSums(n), [[] for _ in range(n)]
+    other = WindowSums(n)
+    for call in range(6):
+        k = int(rng.integers(1, 300))
+        v = rng.standard_normal(k) * 10.0 ** rng.integers(-320, 300, k)
+        v[rng.random(k) < 0.05] = 0.0
+        v[rng.random(k) < 0.02] = 5e-324
+        idx = rng.integers(0, n, k)
+        if call == 4:
+            v[3] = np.inf
+            idx[3] = 2
+            v[4] = np.nan
+            idx[4] = 5
+        (got if call % 2 else other).add(idx, v)
+        for i, x in zip(idx, v):
+            want[i].append(float(x))
+    got.merge(other)
+    rounded = got.round()
+    for i in range(n):
+        vals = want[i]
+        if any(math.isnan(x) for x in vals):
+            assert math.isnan(rounded[i])
+        elif any(math.isinf(x) for x in vals):
+            assert rounded[i] == math.fsum([x for x in vals if math.isinf(x)])
+        else:
+            assert rounded[i] == math.fsum(vals), i

@@ -260,3 +260,23 @@ def test_strided_half_kernel_path(isa, half):
         res.append((total / denom, grad))
     np.testing.assert_allclose(res[0][0], res[1][0], rtol=1e-6)
     np.testing.assert_allclose(res[0][1], res[1][1], rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.parametrize("half", HALVES)
+@pytest.mark.parametrize("C", [7, 300])
+def test_evaluate_half_rows(isa, half, C):
+    """Short rows (tiles) and long rows, with reference logits and per-row
+    outputs, contiguous and with classes along axis 0: float32's bits."""
+    rng = np.random.default_rng(6)
+    x = (rng.normal(size=(90, C)) * 3).astype(HALVES[half])
+    xr = (x.astype(np.float32) + rng.normal(size=x.shape).astype(np.float32)).astype(x.dtype)
+    t = rng.integers(0, C, size=90)
+    kw = dict(topk=(1, 3), per_class=True, return_per_row=True)
+    for axis, (a, ar) in ((-1, (x, xr)), (0, (x.T, xr.T))):
+        for threads in (1, 2):
+            got = fastxent.evaluate(a, t, axis=axis, reference_logits=ar, num_threads=threads, **kw)
+            want = fastxent.evaluate(_widen(a), t, axis=axis, reference_logits=_widen(ar), **kw)
+            _bits_equal(got, want, f"{half} C={C} axis={axis}")
+            for name in ("nll", "rank", "argmax", "kl"):
+                np.testing.assert_array_equal(getattr(got.per_row, name),
+                                              getattr(want.per_row, name))

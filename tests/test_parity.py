@@ -49,8 +49,10 @@ CASES = ("finite", "large", "empty", "0d", "nan", "inf", "huge")
 # public callables that are not kernels and have no twin: the thread and
 # config functions, and evaluate's classes (Evaluator: the incremental form
 # of evaluate, compared with it and the twin in test_evaluate_state.py;
-# EvalResult: its result type, shared with the twin)
-NOT_KERNELS = {"get_num_threads", "set_num_threads", "show_config", "Evaluator", "EvalResult"}
+# EvalResult: its result type, shared with the twin; evaluate_file: evaluate over
+# files, compared with evaluate in test_evalfile.py, and its interruption)
+NOT_KERNELS = {"get_num_threads", "set_num_threads", "show_config", "Evaluator", "EvalResult",
+               "evaluate_file", "EvaluationInterrupted"}
 
 # shape of the first argument per case; "large" is above the kernels' serial
 # cutoff (32768 elements), so num_threads=2 really splits the work

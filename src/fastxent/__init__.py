@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 from ._bce import binary_cross_entropy, binary_cross_entropy_with_logits
 from ._config import show_config
 from ._eval_result import EvalResult
+from ._evalfile import EvaluationInterrupted, evaluate_file
 from ._evaluate import Evaluator, evaluate
 from ._info import entropy, kl_divergence
 from ._logloss import log_loss
@@ -25,6 +26,8 @@ __all__ = [
     "cross_entropy",
     "entropy",
     "evaluate",
+    "evaluate_file",
+    "EvaluationInterrupted",
     "EvalResult",
     "Evaluator",
     "kl_divergence",

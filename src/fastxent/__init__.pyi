@@ -1,4 +1,4 @@
-from typing import Any, Dict, Literal, Mapping, Optional, Sequence, Tuple, Union, overload
+from typing import Any, Callable, Dict, Literal, Mapping, Optional, Sequence, Tuple, Union, overload
 
 import numpy as np
 from _typeshed import SupportsWrite
@@ -276,11 +276,40 @@ def evaluate(
     sample_weight: Optional[ArrayLike] = ...,
     segment_ids: Optional[ArrayLike] = ...,
     per_class: bool = ...,
+    confusion_matrix: bool = ...,
     reference_logits: Optional[ArrayLike] = ...,
     nonfinite: _Nonfinite = ...,
     return_per_row: bool = ...,
     num_threads: Optional[int] = ...,
 ) -> EvalResult: ...
+
+def evaluate_file(
+    logits: Any,
+    labels: Any,
+    *,
+    batch_rows: Optional[int] = ...,
+    progress: Union[bool, Callable[[int, int], Any]] = ...,
+    key: Optional[str] = ...,
+    labels_key: Optional[str] = ...,
+    axis: int = ...,
+    ignore_index: int = ...,
+    topk: Union[int, Sequence[int]] = ...,
+    n_bins: int = ...,
+    ties: _Ties = ...,
+    sample_weight: Optional[Any] = ...,
+    segment_ids: Optional[Any] = ...,
+    per_class: bool = ...,
+    confusion_matrix: bool = ...,
+    reference_logits: Optional[Any] = ...,
+    nonfinite: _Nonfinite = ...,
+    num_threads: Optional[int] = ...,
+) -> EvalResult: ...
+
+class EvaluationInterrupted(KeyboardInterrupt):
+    result: EvalResult
+    rows_done: int
+    rows_total: int
+    def __init__(self, result: EvalResult, rows_done: int, rows_total: int) -> None: ...
 
 class Evaluator:
     def __init__(
@@ -293,6 +322,7 @@ class Evaluator:
         n_bins: int = ...,
         ties: _Ties = ...,
         per_class: bool = ...,
+        confusion_matrix: bool = ...,
         nonfinite: _Nonfinite = ...,
         reference: bool = ...,
         segments: bool = ...,
@@ -325,6 +355,8 @@ __all__ = [
     "cross_entropy",
     "entropy",
     "evaluate",
+    "evaluate_file",
+    "EvaluationInterrupted",
     "EvalResult",
     "Evaluator",
     "kl_divergence",

@@ -1,4 +1,4 @@
-"""Command line: ``python -m fastxent {bench,config}``."""
+"""Command line: ``python -m fastxent {bench,config,evaluate}``."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,7 @@ import os
 import sys
 from typing import Optional, Sequence
 
+from . import _evalcli
 from .bench import cli as bench_cli
 
 
@@ -25,6 +26,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "measured floor. Progress goes to stderr, the table to stdout.",
         epilog="FASTXENT_ISA=baseline|avx2|avx512 times a lower ISA level.")
     bench_cli.add_arguments(bench)
+    evaluate = sub.add_parser(
+        "evaluate", help="every metric of a logits file bigger than memory",
+        description="Evaluate the logits in a file (.npy, .safetensors, HDF5, zarr) against class "
+                    "labels, reading it by chunks in bounded memory: loss, perplexity, top-k "
+                    "accuracy, calibration. The table goes to stdout, a progress bar to "
+                    "stderr when it is a terminal. Exit status 2 on bad input, 130 when "
+                    "interrupted (the partial result is printed).")
+    _evalcli.add_arguments(evaluate)
     return parser
 
 
@@ -35,6 +44,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             import fastxent
             fastxent.show_config()
             return 0
+        if args.command == "evaluate":
+            return _evalcli.main(args)
         return bench_cli.main(args)
     except BrokenPipeError:  # output piped into `head` and the like
         # keep Python's flush at exit from raising again (the documented recipe)

@@ -149,6 +149,7 @@ class EvalResult(_Record):
     segments: Optional[Segments] = None
     reference: Optional[Reference] = None
     per_row: Optional[PerRow] = None
+    confusion_matrix: Optional[np.ndarray] = None
 
     def __repr__(self) -> str:
         rows = [("rows", f"{self.n_rows} ({self.n_ignored} ignored, "
@@ -169,6 +170,9 @@ class EvalResult(_Record):
         for name in ("per_class", "segments", "per_row"):
             if getattr(self, name) is not None:
                 rows.append((name, repr(getattr(self, name))))
+        if self.confusion_matrix is not None:
+            C = self.confusion_matrix.shape[0]
+            rows.append(("confusion_matrix", f"({C} x {C}: true class x predicted)"))
         width = max(len(k) for k, _ in rows)
         return "EvalResult(\n" + "".join(f"  {k:<{width}}  {v}\n" for k, v in rows) + ")"
 
@@ -195,7 +199,7 @@ def calibration(count, conf, correct):
 
 def finish(sums: Mapping[str, Any], topk, n_bins: int, *, n_rows: int, n_ignored: int,
            n_nonfinite: int, kl_max: float, reference: bool, per_class=None,
-           segments=None, per_row=None) -> EvalResult:
+           segments=None, per_row=None, confusion=None) -> EvalResult:
     """The result from rounded sums: `sums` maps count, nll, nll2, entropy,
     brier, mrr, kl, same_top, delta_p to floats, topk to a sequence and
     bin_count, bin_conf, bin_correct to arrays."""
@@ -229,7 +233,8 @@ def finish(sums: Mapping[str, Any], topk, n_bins: int, *, n_rows: int, n_ignored
         segments=None if segments is None else Segments(
             _frozen(segments[0], np.int64), _frozen(segments[1]), _frozen(segments[2]),
             _frozen(segments[3], bool)),
-        reference=ref, per_row=per_row)
+        reference=ref, per_row=per_row,
+        confusion_matrix=None if confusion is None else _frozen(confusion))
 
 
 def frozen_per_row(nll, rank, argmax, max_prob, entropy, kl=None) -> PerRow:

@@ -19,10 +19,11 @@ from ._eval_result import EvalResult, finish, frozen_per_row
 from ._threads import resolve as _resolve_threads
 from ._args import check_int, kernel_labels, normalize_axis
 from . import _half
-from ._arrays import as_array, as_float_array, layout_of
+from ._arrays import INT64, as_array, as_float_array, layout_of
 from ._outputs import raise_status
 
 STATE_VERSION = 1
+MAX_CONFUSION_CLASSES = 1024
 _TIES = ("first", "last")
 _NONFINITE = ("propagate", "skip", "raise")
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)   # NumPy's singletons
@@ -68,10 +69,11 @@ class _Config:
     nonfinite: str
     reference: bool
     segments: bool
+    confusion_matrix: bool = False
 
     @classmethod
     def make(cls, num_classes, axis, ignore_index, topk, n_bins, ties, per_class,
-             nonfinite, reference, segments) -> "_Config":
+             nonfinite, reference, segments, confusion_matrix=False) -> "_Config":
         c = check_int(num_classes, "num_classes")
         if c < 1:
             raise ValueError(f"num_classes: expected at least 1, got {num_classes!r}")
@@ -83,13 +85,18 @@ class _Config:
             raise ValueError(f"topk: expected a sequence of positive integers, got {topk!r}") from None
         if any(k < 1 for k in ks) or len(set(ks)) != len(ks):
             raise ValueError(f"topk: expected distinct positive integers, got {topk!r}")
+        cm = _check_bool(confusion_matrix, "confusion_matrix")
+        if cm and c > MAX_CONFUSION_CLASSES:
+            raise ValueError(f"confusion_matrix: a C x C matrix is kept only for C <= "
+                             f"{MAX_CONFUSION_CLASSES} classes, got C = {c} (per_class=True "
+                             f"keeps length-C sums at any C)")
         nb = check_int(n_bins, "n_bins")
         if nb < 1:
             raise ValueError(f"n_bins: expected at least 1, got {n_bins!r}")
         return cls(c, check_int(axis, "axis"), check_int(ignore_index, "ignore_index"), ks, nb,
                    _check_choice(ties, "ties", _TIES), _check_bool(per_class, "per_class"),
                    _check_choice(nonfinite, "nonfinite", _NONFINITE),
-                   _check_bool(reference, "reference"), _check_bool(segments, "segments"))
+                   _check_bool(reference, "reference"), _check_bool(segments, "segments"), cm)
 
     @property
     def nacc(self) -> int:
@@ -103,7 +110,7 @@ class Evaluator:
     ----------
     num_classes : int
         C, the length of the class axis of every update's logits.
-    axis, ignore_index, topk, n_bins, ties, per_class, nonfinite
+    axis, ignore_index, topk, n_bins, ties, per_class, confusion_matrix, nonfinite
         As in :func:`fastxent.evaluate`.
     reference : bool, default False
         Every update gives `reference_logits` (required, and only then).
@@ -128,17 +135,27 @@ class Evaluator:
     """
 
     def __init__(self, num_classes, *, axis=-1, ignore_index=-100, topk=(1, 5), n_bins=15,
-                 ties="first", per_class=False, nonfinite="propagate", reference=False,
-                 segments=False, num_threads=None):
+                 ties="first", per_class=False, confusion_matrix=False, nonfinite="propagate",
+                 reference=False, segments=False, num_threads=None):
         self._config = _Config.make(num_classes, axis, ignore_index, topk, n_bins, ties,
-                                    per_class, nonfinite, reference, segments)
+                                    per_class, nonfinite, reference, segments, confusion_matrix)
         self._threads = _resolve_threads(num_threads)
         self._topk = np.array(self._config.topk, dtype=np.int64)
+        self._nonfinite = _NONFINITE.index(self._config.nonfinite)
+        cfg = self._config
+        # update()'s fast path: C for a plain configuration (nothing per
+        # class, per segment or against a reference; classes last), else 0
+        self._plain = cfg.num_classes if (
+            cfg.axis in (-1, 1)
+            and not (cfg.per_class or cfg.segments or cfg.reference or cfg.confusion_matrix)
+            and -2**63 <= cfg.ignore_index < 2**63) else 0
         self._acc = _exact.zeros(self._config.nacc)
         self._n_rows = self._n_ignored = self._n_nonfinite = 0
         self._kl_max = -math.inf
         C = self._config.num_classes
         self._class = [_exact.WindowSums(C) for _ in range(4)] if self._config.per_class else None
+        # (true class, predicted class) -> weighted count, item t * C + p
+        self._confusion = _exact.WindowSums(C * C) if cfg.confusion_matrix else None
         if self._config.segments:
             self._seg_id = np.zeros(0, np.int64)
             self._seg = [_exact.WindowSums(0), _exact.WindowSums(0)]
@@ -148,7 +165,32 @@ class Evaluator:
     def update(self, logits, labels, *, sample_weight=None, segment_ids=None,
                reference_logits=None):
         """Adds rows. Raises (and changes nothing) on any bad argument."""
-        self._update(logits, labels, sample_weight, segment_ids, reference_logits, False)
+        x, t = logits, labels
+        if (self._plain and sample_weight is None and segment_ids is None
+                and reference_logits is None and type(x) is np.ndarray
+                and (x.dtype is _F32 or x.dtype is _F64) and x.ndim == 2
+                and x.shape[1] == self._plain and x.shape[0] and x.flags.c_contiguous
+                and x.flags.aligned and type(t) is np.ndarray and t.dtype is INT64
+                and t.shape == x.shape[:1] and t.flags.c_contiguous and t.flags.aligned):
+            self._update_plain(x, t)
+        else:
+            self._update(logits, labels, sample_weight, segment_ids, reference_logits, False)
+
+    def _update_plain(self, x, t):
+        """update() of (N, C) C-ordered float logits and int64 labels with
+        nothing else: the checks the kernel makes itself are left to it."""
+        n, C = x.shape
+        cfg = self._config
+        st, ign, nonfin, kl_max = _kernels.eval_rows(
+            x, (n, C, 1), (C, 1, 0), None, (0, 0, 0), t, cfg.ignore_index, None,
+            cfg.ties == "last", self._nonfinite, self._topk, cfg.n_bins, self._acc,
+            None, None, None, None, None, None, None, self._threads)
+        if st[0]:
+            raise_status(st, (("logits", x), ("labels", t)), axis=1, C=C,
+                         ignore_index=cfg.ignore_index)
+        self._n_rows += n
+        self._n_ignored += ign
+        self._n_nonfinite += nonfin
 
     def _update(self, logits, labels, sample_weight, segment_ids, reference_logits, per_row):
         cfg = self._config
@@ -192,7 +234,7 @@ class Evaluator:
             xr, rlay = layout_of(xr, ax)
             rs = rlay.strides
         n = lay.outer * lay.inner
-        need_rows = per_row or cfg.per_class or cfg.segments
+        need_rows = per_row or cfg.per_class or cfg.segments or cfg.confusion_matrix
         rows = [np.empty(n, np.float64) if need_rows else None for _ in range(3)]
         kl_row = np.empty(n, np.float64) if (per_row and xr is not None) else None
         rank, argmax = (np.empty(n, np.int64) if need_rows else None for _ in range(2))
@@ -208,7 +250,7 @@ class Evaluator:
         self._n_nonfinite += nonfin
         if not kl_max <= self._kl_max:
             self._kl_max = kl_max
-        if cfg.per_class or cfg.segments:
+        if cfg.per_class or cfg.segments or cfg.confusion_matrix:
             self._add_items(lab.reshape(-1), w, seg, rows[0], rank, argmax, status)
         if per_row:
             return frozen_per_row(*(a.reshape(row_shape) for a in
@@ -261,6 +303,9 @@ class Evaluator:
             pred = used & ~bad
             predicted.add(argmax[pred], wv[pred])
             nll_sum.add(lab[used], (wv * nll)[used])
+        if cfg.confusion_matrix:
+            pred = used & ~bad
+            self._confusion.add(lab[pred] * cfg.num_classes + argmax[pred], wv[pred])
         if cfg.segments and seg.size:
             ids, first = np.unique(seg, return_index=True)
             pos = np.searchsorted(ids, seg)
@@ -299,6 +344,8 @@ class Evaluator:
         if self._class is not None:
             for a, b in zip(self._class, other._class):
                 a.merge(b)
+        if self._confusion is not None:
+            self._confusion.merge(other._confusion)
         if self._config.segments and other._seg_id.size:
             ids = np.union1d(self._seg_id, other._seg_id)
             mine, theirs = np.searchsorted(ids, self._seg_id), np.searchsorted(ids, other._seg_id)
@@ -326,6 +373,9 @@ class Evaluator:
                 "delta_p": s[_DP], "topk": s[_TOPK:b0], "bin_count": s[b0:b0 + nb],
                 "bin_conf": s[b0 + nb:b0 + 2 * nb], "bin_correct": s[b0 + 2 * nb:b0 + 3 * nb]}
         per_class = None if self._class is None else [a.round() for a in self._class]
+        C = cfg.num_classes
+        confusion = (None if self._confusion is None
+                     else self._confusion.round().reshape(C, C))
         segments = None
         if cfg.segments:
             segments = (self._seg_id, self._seg[0].round(), self._seg[1].round(),
@@ -333,6 +383,7 @@ class Evaluator:
         return finish(sums, cfg.topk, nb, n_rows=self._n_rows, n_ignored=self._n_ignored,
                       n_nonfinite=self._n_nonfinite, kl_max=self._kl_max,
                       reference=cfg.reference, per_class=per_class, segments=segments,
+                      confusion=confusion,
                       per_row=per_row)
 
     # ------------------------------------------------------------ state
@@ -345,6 +396,8 @@ class Evaluator:
         st["config"]["topk"] = list(self._config.topk)
         if self._class is not None:
             st["per_class"] = [a.state() for a in self._class]
+        if self._confusion is not None:
+            st["confusion"] = self._confusion.state()
         if self._config.segments:
             st["segments"] = {"id": self._seg_id.copy(), "greedy": self._seg_greedy.copy(),
                               "count": self._seg[0].state(), "nll_sum": self._seg[1].state()}
@@ -372,6 +425,10 @@ class Evaluator:
                 ev._class = [_exact.WindowSums.from_state(s) for s in state["per_class"]]
                 if any(a.n != ev._config.num_classes for a in ev._class):
                     raise ValueError("malformed per-class sums")
+            if ev._confusion is not None:
+                ev._confusion = _exact.WindowSums.from_state(state["confusion"])
+                if ev._confusion.n != ev._config.num_classes ** 2:
+                    raise ValueError("malformed confusion matrix")
             if ev._config.segments:
                 seg = state["segments"]
                 ev._seg_id = np.array(seg["id"], dtype=np.int64)
@@ -389,8 +446,8 @@ class Evaluator:
 
 def evaluate(logits, labels, *, axis=-1, ignore_index=-100, topk=(1, 5), n_bins=15,
              ties="first", sample_weight=None, segment_ids=None, per_class=False,
-             reference_logits=None, nonfinite="propagate", return_per_row=False,
-             num_threads=None) -> EvalResult:
+             confusion_matrix=False, reference_logits=None, nonfinite="propagate",
+             return_per_row=False, num_threads=None) -> EvalResult:
     """Every metric of classifier / language-model logits in one read.
 
     One pass per row computes logsumexp, the argmax, the target's rank
@@ -420,6 +477,10 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, topk=(1, 5), n_bins=
         per-segment token count, NLL sum and ``all_greedy``.
     per_class : bool, default False
         Per-class support, correct, predicted and NLL sum (length C).
+    confusion_matrix : bool, default False
+        The C x C matrix of weighted counts, row = true class, column =
+        predicted (argmax, by `ties`); rows with non-finite logits have no
+        prediction and are left out. Only for C <= 1024.
     reference_logits : array_like, optional
         Logits of the same shape: KL(P_ref || P) mean and max, agreement of
         the argmax, mean p_target - p_ref_target.
@@ -453,7 +514,7 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, topk=(1, 5), n_bins=
         raise ValueError("logits: the class axis has length 0; expected at least 1 class")
     per_row = _check_bool(return_per_row, "return_per_row")
     ev = Evaluator(C, axis=axis, ignore_index=ignore_index, topk=topk, n_bins=n_bins, ties=ties,
-                   per_class=per_class, nonfinite=nonfinite,
+                   per_class=per_class, confusion_matrix=confusion_matrix, nonfinite=nonfinite,
                    reference=reference_logits is not None, segments=segment_ids is not None,
                    num_threads=num_threads)
     rows = ev._update(x, labels, sample_weight, segment_ids, reference_logits, per_row)

@@ -105,39 +105,32 @@ class WindowSums:
 
     def add(self, index: np.ndarray, values: np.ndarray) -> None:
         """Adds values[j] to item index[j], exactly."""
-        v = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
-        index = np.asarray(index, dtype=np.intp).reshape(-1)
+        v = np.require(np.asarray(values, dtype=np.float64).reshape(-1), None,
+                       ["C_CONTIGUOUS", "ALIGNED"])
+        index = np.require(np.asarray(index, dtype=np.int64).reshape(-1), None,
+                           ["C_CONTIGUOUS", "ALIGNED"])
+        if index.size == 0:
+            return
         bits = v.view(np.uint64)
         e = ((bits >> np.uint64(52)) & np.uint64(0x7FF)).astype(np.int64)
-        neg = (bits >> np.uint64(63)).astype(bool)
         special = e == 0x7FF
         if special.any():
+            neg = (bits >> np.uint64(63)).astype(bool)
             nan = special & ((bits & np.uint64((1 << 52) - 1)) != 0)
             col = np.where(nan, 2, np.where(neg, 1, 0))
             if self.special is None:
                 self.special = np.zeros((self.n, 3), np.int64)
             np.add.at(self.special, (index[special], col[special]), 1)
-            keep = ~special
-            index, bits, e, neg = index[keep], bits[keep], e[keep], neg[keep]
-        nz = (bits & np.uint64((1 << 63) - 1)) != 0
-        if not nz.all():
-            index, bits, e, neg = index[nz], bits[nz], e[nz], neg[nz]
-        if index.size == 0:
+        used = ~special & ((bits & np.uint64((1 << 63) - 1)) != 0)   # finite, nonzero
+        if not used.any():
             return
-        m = (bits & np.uint64((1 << 52) - 1)) | np.where(e > 0, np.uint64(1 << 52), np.uint64(0))
-        off = np.maximum(e - 1, 0)
-        ci = off >> 5
-        sh = (off & 31).astype(np.uint64)
-        p0 = ((m << sh) & _MASK32).astype(np.int64)
-        p1 = ((m >> (np.uint64(32) - sh)) & _MASK32).astype(np.int64)
-        p2 = ((m >> np.uint64(32)) >> (np.uint64(32) - sh)).astype(np.int64)
+        ci = np.maximum(e[used] - 1, 0) >> 5
         # one chunk of headroom above the highest piece, for the carries
         self._widen(int(ci.min()), int(ci.max()) + 4)
-        sign = np.where(neg, -1, 1)
-        base = ci - self.lo
-        for k, piece in enumerate((p0, p1, p2)):
-            np.add.at(self.chunks, (index, base + k), sign * piece)
-        self.normalize(np.unique(index))
+        # the kernel skips the specials and zeros, adds the rest, carries
+        bad = _kernels.exact_window_add(self.chunks, self.lo, index, v)
+        if bad >= 0:
+            raise IndexError(f"exact sums: item {index[bad]} of {self.n} (value {v[bad]!r})")
 
     def normalize(self, rows=None) -> None:
         """Carries propagated upwards (every chunk but the top in [0, 2**32)),

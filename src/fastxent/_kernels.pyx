@@ -373,3 +373,25 @@ def exact_round_window(cnp.ndarray chunks, int64_t lo, object special):
         acc[71] = si[2]
         o[i] = fx_exact_round(acc)
     return out
+
+
+def exact_window_add(cnp.ndarray chunks, int64_t lo, cnp.ndarray index, cnp.ndarray values):
+    """fx_exact_window_add: chunks (n, width) int64 C-contiguous, index
+    int64 and values float64 contiguous of one length. Returns -1 or the
+    first position that did not fit."""
+    cdef int64_t n = cnp.PyArray_DIM(chunks, 0), width = cnp.PyArray_DIM(chunks, 1)
+    cdef int64_t count = cnp.PyArray_SIZE(values), r
+    cdef int64_t *c = <int64_t *>cnp.PyArray_DATA(chunks)
+    cdef const int64_t *ix = <const int64_t *>cnp.PyArray_DATA(index)
+    cdef const double *v = <const double *>cnp.PyArray_DATA(values)
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(chunks) and cnp.PyArray_IS_C_CONTIGUOUS(index)
+            and cnp.PyArray_IS_C_CONTIGUOUS(values)
+            and cnp.PyArray_TYPE(chunks) == cnp.NPY_INT64
+            and cnp.PyArray_TYPE(index) == cnp.NPY_INT64
+            and cnp.PyArray_TYPE(values) == cnp.NPY_FLOAT64
+            and cnp.PyArray_SIZE(index) == count):
+        raise ValueError("exact_window_add: expected C-ordered int64 chunks, int64 index "
+                         "and float64 values of one length")
+    with nogil:
+        r = fx_exact_window_add(c, n, width, lo, ix, v, count)
+    return r

@@ -75,8 +75,8 @@ def _wsum(w, v):
 
 def evaluate(logits, labels, *, axis=-1, ignore_index=-100, topk=(1, 5), n_bins=15,
              ties="first", sample_weight=None, segment_ids=None, per_class=False,
-             reference_logits=None, nonfinite="propagate", return_per_row=False,
-             num_threads=None) -> EvalResult:
+             confusion_matrix=False, reference_logits=None, nonfinite="propagate",
+             return_per_row=False, num_threads=None) -> EvalResult:
     """The twin of :func:`fastxent.evaluate` (``num_threads`` is ignored):
     the same metrics from float64 rows and ``math.fsum`` sums.
 
@@ -190,6 +190,14 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, topk=(1, 5), n_bins=
               np.array([_fsum(w[use & ~bad & (argmax == c)]) for c in range(C)]),
               np.array([_wsum(w[use & (lab == c)], np.where(bad, np.nan, nll)[use & (lab == c)])
                         for c in range(C)])]
+    cm = None
+    if confusion_matrix:
+        if C > 1024:
+            raise ValueError(f"confusion_matrix: only for C <= 1024, got C = {C}")
+        cm = np.zeros((C, C))
+        pred = use & ~bad
+        for t_, p_ in set(zip(lab[pred].tolist(), argmax[pred].tolist())):
+            cm[t_, p_] = _fsum(w[pred & (lab == t_) & (argmax == p_)])
     seg = None
     if segment_ids is not None:
         s = np.asarray(segment_ids, dtype=np.int64).reshape(-1)
@@ -213,4 +221,4 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, topk=(1, 5), n_bins=
                               None if kl is None else shaped(kl, np.nan))
     return finish(sums, topk, n_bins, n_rows=n, n_ignored=int(ignored.sum()),
                   n_nonfinite=int(bad.sum()), kl_max=kl_max, reference=zr is not None,
-                  per_class=pc, segments=seg, per_row=rows)
+                  per_class=pc, segments=seg, per_row=rows, confusion=cm)
