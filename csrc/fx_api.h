@@ -12,7 +12,10 @@
 #include <stdint.h>
 #include <stddef.h>
 
-enum fx_dtype { FX_F32 = 0, FX_F64 = 1, FX_DTYPE_COUNT = 2 };
+/* The input dtypes. The halves are stored as 16 bits and computed in
+ * float32: their outputs (per-row losses, gradients, log_softmax) and
+ * their weights and pos_weight are float32 arrays. */
+enum fx_dtype { FX_F32 = 0, FX_F64 = 1, FX_F16 = 2, FX_BF16 = 3, FX_DTYPE_COUNT = 4 };
 enum fx_isa { FX_ISA_BASELINE = 0, FX_ISA_AVX2 = 1, FX_ISA_AVX512 = 2, FX_ISA_COUNT = 3 };
 
 /* A strided view of an (outer, C, inner) array: the base pointer and the

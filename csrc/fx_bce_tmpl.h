@@ -143,7 +143,7 @@ static void FX_FN(bce_block)(const void *vp, const fx_plan *plan, int64_t b, dou
     const int64_t L = p->L;
     const int64_t i0 = b * plan->block;
     const int64_t i1 = i0 + plan->block < p->n ? i0 + plan->block : p->n;
-    const FX_T *X = (const FX_T *)p->x, *Y = (const FX_T *)p->y;
+    const FX_S *X = (const FX_S *)p->x, *Y = (const FX_S *)p->y;
     const FX_T *W = (const FX_T *)p->w.data, *PW = (const FX_T *)p->pw.data;
     FX_T *LO = (FX_T *)p->loss_out, *G = (FX_T *)p->grad;
     const FX_T keep = (FX_T)(1.0 - p->smoothing), half_a = (FX_T)(0.5 * p->smoothing);
@@ -156,16 +156,23 @@ static void FX_FN(bce_block)(const void *vp, const fx_plan *plan, int64_t b, dou
      * the heap: on the stack (8-16 KiB) they overflowed small thread stacks */
     FX_T *wbuf = NULL, *pwbuf = NULL;
     const int gather_w = has_w && p->w.s_class != 1, gather_pw = has_pw && p->pw.s_class != 1;
-    if (gather_w || gather_pw) {
-        wbuf = (FX_T *)malloc(2 * FX_BCE_CHUNK * sizeof(FX_T));
-        if (wbuf == NULL) {
+    /* a half dtype: each chunk of x and y widened into two more buffers,
+     * then float32's loops (float32's bits) */
+    FX_T *bufs = NULL;
+    if (FX_HALF || gather_w || gather_pw) {
+        bufs = (FX_T *)malloc((FX_HALF ? 4 : 2) * FX_BCE_CHUNK * sizeof(FX_T));
+        if (bufs == NULL) {
             out[0] = 0.0;
             out[1] = INFINITY;
             out[2] = 1.0;   /* no memory */
             return;
         }
-        pwbuf = wbuf + FX_BCE_CHUNK;
+        wbuf = bufs;
+        pwbuf = bufs + FX_BCE_CHUNK;
     }
+#if FX_HALF
+    FX_T *xbuf = bufs + 2 * FX_BCE_CHUNK, *ybuf = bufs + 3 * FX_BCE_CHUNK;
+#endif
 
     for (int64_t i = i0; i < i1;) {
         /* a chunk never crosses a row of the last axis, so the broadcast
@@ -194,7 +201,13 @@ static void FX_FN(bce_block)(const void *vp, const fx_plan *plan, int64_t b, dou
                 pwc = pwbuf;
             }
         }
+#if FX_HALF
+        FX_WIDEN(xbuf, X + i, n);
+        FX_WIDEN(ybuf, Y + i, n);
+        const FX_T *x = xbuf, *y = ybuf;
+#else
         const FX_T *x = X + i, *y = Y + i;
+#endif
         FX_T *lo = want_l ? LO + i : NULL, *g = want_g ? G + i : NULL;
         double cs;
         if (p->probs) {
@@ -223,7 +236,7 @@ static void FX_FN(bce_block)(const void *vp, const fx_plan *plan, int64_t b, dou
         total += (double)cs;
         i += n;
     }
-    free(wbuf);
+    free(bufs);
     out[0] = total;
     out[1] = first_bad;
     out[2] = 0.0;

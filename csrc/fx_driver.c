@@ -10,6 +10,7 @@
 #include <string.h>
 #include <math.h>
 #include "fx_isa.h"
+#include "fx_half.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -101,7 +102,8 @@ int fx_supported_isa(void)
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
         && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
         return FX_ISA_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+        && __builtin_cpu_supports("f16c"))
         return FX_ISA_AVX2;
 #endif
     return FX_ISA_BASELINE;
@@ -178,7 +180,7 @@ const char *fx_compiler(void)
 
 int64_t fx_row_chunk(int dtype)
 {
-    return dtype == FX_F32 ? FX_CHUNK_F32 : FX_CHUNK_F64;
+    return dtype == FX_F64 ? FX_CHUNK_F64 : FX_CHUNK_F32;   /* halves: float32's */
 }
 
 int fx_openmp_version(void)
@@ -216,10 +218,10 @@ int64_t fx_check_labels(const int64_t *labels, int64_t n, int64_t C, int64_t ign
         if (y < 0 || y >= C) return i;
         if (weight == NULL)
             ws += 1.0;
-        else if (dtype == FX_F32)
-            ws += (double)((const float *)weight)[y];
-        else
+        else if (dtype == FX_F64)
             ws += ((const double *)weight)[y];
+        else   /* float32, and the halves' float32 weights */
+            ws += (double)((const float *)weight)[y];
     }
     *weight_sum = ws;
     return -1;
@@ -414,6 +416,8 @@ fx_status fx_softmax(const fx_softmax_problem *p, int dtype, int nthreads)
 
 static double fx_load(const void *a, int dtype, int64_t i)
 {
+    if (dtype == FX_F16) return (double)fx_f16_to_f32(((const fx_f16 *)a)[i]);
+    if (dtype == FX_BF16) return (double)fx_bf16_to_f32(((const fx_bf16 *)a)[i]);
     return dtype == FX_F32 ? (double)((const float *)a)[i] : ((const double *)a)[i];
 }
 

@@ -7,10 +7,17 @@
  * FX_EXP         exp; FX_EXP_SUM exp of x <= 0 for sums (flushes subnormal results)
  * FX_LOG, FX_LOG1P, FX_LOG1P_UNIT   log, log1p, log1p on [0, 1]
  * FX_TINY, FX_HUGE  the smallest normal and the largest finite value
+ * FX_S, FX_SBYTES, FX_LD, FX_HALF, FX_SFX_T  storage of the inputs, the
+ *                  same as FX_T here (fx_dtype_f16.h documents them)
  */
 #define FX_T float
 #define FX_TBYTES 4
 #define FX_SFX f32
+#define FX_S float
+#define FX_SBYTES 4
+#define FX_LD(v) (v)
+#define FX_HALF 0
+#define FX_SFX_T f32
 #define FX_TROWS 64
 #define FX_CHUNK FX_CHUNK_F32
 #define FX_EXP fx_exp_f32

@@ -3,6 +3,11 @@
 #define FX_T double
 #define FX_TBYTES 8
 #define FX_SFX f64
+#define FX_S double
+#define FX_SBYTES 8
+#define FX_LD(v) (v)
+#define FX_HALF 0
+#define FX_SFX_T f64
 #define FX_TROWS 32
 #define FX_CHUNK FX_CHUNK_F64
 #define FX_EXP fx_exp_f64

@@ -13,6 +13,7 @@
  * Each term is a sum of non-negative parts except KL's, clamped at 0.
  * Every sum runs in FX_T over one chunk, then in double.
  */
+#if !FX_HALF
 typedef struct {
     FX_T m;                       /* row max (the shift of every sum) */
     int64_t argmax;
@@ -479,3 +480,85 @@ static void FX_FN(eval_block)(const void *vctx, const fx_plan *plan, int64_t b, 
 }
 
 #undef FX_ET
+#else
+/* A row of C stored values with class stride cs into buf as FX_T. */
+static inline void FX_FN(eval_gather)(FX_T *buf, const FX_S *row, int64_t C, int64_t cs)
+{
+#if FX_HALF
+    if (cs == 1) {
+        FX_WIDEN(buf, row, C);
+        return;
+    }
+#endif
+    for (int64_t c = 0; c < C; c++) buf[c] = FX_LD(row[c * cs]);
+}
+
+/* A half dtype: its rows are widened into float32 rows (FX_TROWS at a time
+ * for the tiles of short rows, one at a time else) and handed to float32's
+ * own row functions, so the statistics, sums and per-row outputs are
+ * float32's, bit for bit. Their problem is a copy whose class strides are 1
+ * (they read the widened rows); every output pointer is the caller's. */
+#define FX_F32_FN(name) FX_CAT(FX_CAT(FX_CAT(name, _), FX_SFX_T), FX_CAT(_, FX_ISA_SUFFIX))
+static void FX_FN(eval_block)(const void *vctx, const fx_plan *plan, int64_t b, double *out)
+{
+    const fx_eval_ctx *ctx = (const fx_eval_ctx *)vctx;
+    const fx_eval_problem *p = ctx->p;
+    int64_t o, i0, n;
+    fx_row_block(plan, p->outer, p->inner, b, &o, &i0, &n);
+    const int64_t C = p->C;
+    const int has_ref = p->xr.data != NULL;
+    const int64_t r0 = o * p->inner + i0;
+    int64_t xrs, rrs = 0;
+    const FX_S *X = (const FX_S *)p->x.data + fx_row_origin(&p->x, p->inner, o, i0, &xrs);
+    const FX_S *R = has_ref ? (const FX_S *)p->xr.data
+                                  + fx_row_origin(&p->xr, p->inner, o, i0, &rrs) : NULL;
+    fx_eval_problem unit = *p;
+    unit.x.s_class = 1;
+    unit.xr.s_class = 1;
+    fx_eval_ctx uctx = *ctx;
+    uctx.p = &unit;
+    const int tiles = C <= FX_SMALL_C;
+    const int64_t group = tiles ? FX_TROWS : 1;   /* rows widened together */
+    const size_t nin = has_ref ? 2 : 1;
+    const size_t tile_bytes = tiles ? sizeof(FX_F32_FN(eval_tile))
+                                      + FX_TROWS * sizeof(FX_F32_FN(eval_stats)) : 0;
+    size_t bytes = tile_bytes + (size_t)(tiles ? 2 : 1) * nin * (size_t)(group * C) * sizeof(FX_T);
+    const size_t ncounts = p->sample_weight == NULL ? FX_EVAL_NCOUNTS(p->n_topk, p->n_bins) : 0;
+    bytes += ncounts * sizeof(int64_t);
+    void *work = malloc(bytes);
+    if (work == NULL) {   /* a NaN ignored count: missing memory */
+        out[0] = NAN;
+        out[1] = 0.0;
+        out[2] = -INFINITY;
+        out[3] = INFINITY;
+        return;
+    }
+    int64_t *acc = fx_eval_block_acc(ctx, b);
+    int64_t *counts = ncounts ? (int64_t *)((char *)work + bytes) - ncounts : NULL;
+    if (counts != NULL) memset(counts, 0, ncounts * sizeof(int64_t));
+    fx_eval_tally tally;
+    fx_eval_tally_init(&tally, counts);
+    char *w = (char *)work;
+    FX_T *tbuf = (FX_T *)(w + tile_bytes);            /* float32's tile buffer */
+    FX_T *wx = tbuf + (tiles ? nin * (size_t)(group * C) : 0);   /* widened rows */
+    FX_T *wr = has_ref ? wx + group * C : NULL;
+    for (int64_t t0 = 0; t0 < n; t0 += group) {
+        const int64_t nt = n - t0 < group ? n - t0 : group;
+        for (int64_t j = 0; j < nt; j++) {
+            FX_FN(eval_gather)(wx + j * C, X + (t0 + j) * xrs, C, p->x.s_class);
+            if (has_ref) FX_FN(eval_gather)(wr + j * C, R + (t0 + j) * rrs, C, p->xr.s_class);
+        }
+        if (tiles)
+            FX_F32_FN(eval_rows_short)(&uctx, &tally, acc, r0 + t0, nt, wx, C, wr, C,
+                                       (FX_F32_FN(eval_tile) *)w,
+                                       (FX_F32_FN(eval_stats) *)(w + sizeof(FX_F32_FN(eval_tile))),
+                                       tbuf);
+        else
+            FX_F32_FN(eval_rows_long)(&uctx, &tally, acc, r0 + t0, nt, wx, C, wr, C, NULL);
+    }
+    fx_eval_tally_flush(ctx, &tally, acc);
+    free(work);
+    fx_eval_tally_out(&tally, out);
+}
+#undef FX_F32_FN
+#endif

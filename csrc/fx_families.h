@@ -3,7 +3,9 @@
  * fx_isa_impl.h once per dtype. Adding a family: its template here and its
  * name in FX_KERNELS (fx_isa.h). The parameters are undefined at the end so
  * the next dtype can define them. */
-#include "fx_transpose_tmpl.h"
+#if !FX_HALF
+#include "fx_transpose_tmpl.h"   /* halves use float32's short-row path */
+#endif
 #include "fx_rows_tmpl.h"
 #include "fx_xent_tmpl.h"
 #include "fx_softmax_tmpl.h"
@@ -25,3 +27,9 @@
 #undef FX_LOG1P_UNIT
 #undef FX_TINY
 #undef FX_HUGE
+#undef FX_S
+#undef FX_SBYTES
+#undef FX_LD
+#undef FX_WIDEN
+#undef FX_HALF
+#undef FX_SFX_T

@@ -42,15 +42,19 @@ static void FX_FN(info_block)(const void *vp, const fx_plan *plan, int64_t b, do
     const int kl = p->q.data != NULL;
     const int64_t r0 = o * p->inner + i0;
     int64_t prs, qrs = 0;
-    const FX_T *P = (const FX_T *)p->p.data + fx_row_origin(&p->p, p->inner, o, i0, &prs);
-    const FX_T *Q = kl ? (const FX_T *)p->q.data + fx_row_origin(&p->q, p->inner, o, i0, &qrs)
+    const FX_S *P = (const FX_S *)p->p.data + fx_row_origin(&p->p, p->inner, o, i0, &prs);
+    const FX_S *Q = kl ? (const FX_S *)p->q.data + fx_row_origin(&p->q, p->inner, o, i0, &qrs)
                        : NULL;
+#if FX_HALF
+    /* each chunk of p and q widened, then float32's loops: float32's bits */
+    FX_T pbuf[1024], qbuf[1024];
+#endif
     const int64_t pcs = p->p.s_class, qcs = p->q.s_class;
     FX_T *res = (FX_T *)p->out + r0;
     double first_bad = INFINITY;
     for (int64_t j = 0; j < n; j++) {
-        const FX_T *pr = P + j * prs;
-        const FX_T *qr = kl ? Q + j * qrs : NULL;
+        const FX_S *pr = P + j * prs;
+        const FX_S *qr = kl ? Q + j * qrs : NULL;
         if (j + 1 < n && pcs == 1) {
             FX_FN(prefetch)(pr + prs, C);   /* see fx_rows_tmpl.h */
             if (kl && qcs == 1) FX_FN(prefetch)(qr + qrs, C);
@@ -61,9 +65,19 @@ static void FX_FN(info_block)(const void *vp, const fx_plan *plan, int64_t b, do
             for (int64_t c0 = 0; c0 < C; c0 += 1024) {
                 const int64_t nn = C - c0 < 1024 ? C - c0 : 1024;
                 double cs = 0;
+#if FX_HALF
+                FX_WIDEN(pbuf, pr + c0, nn);
+                if (kl) FX_WIDEN(qbuf, qr + c0, nn);
+                const FX_T *pc = pbuf;
+#else
                 const FX_T *pc = pr + c0;
+#endif
                 if (kl) {
+#if FX_HALF
+                    const FX_T *qc = qbuf;
+#else
                     const FX_T *qc = qr + c0;
+#endif
                     FX_T ncareful = 0;
 #pragma omp simd reduction(+ : cs, nbad, ncareful)
                     for (int64_t c = 0; c < nn; c++) {
@@ -87,7 +101,7 @@ static void FX_FN(info_block)(const void *vp, const fx_plan *plan, int64_t b, do
             }
         } else {
             for (int64_t c = 0; c < C; c++) {
-                const FX_T pv = pr[c * pcs], qv = kl ? qr[c * qcs] : 0;
+                const FX_T pv = FX_LD(pr[c * pcs]), qv = kl ? FX_LD(qr[c * qcs]) : 0;
                 nbad += ((pv < 0) | (qv < 0)) ? (FX_T)1 : (FX_T)0;
                 total += (double)(kl ? FX_FN(info_term_careful)(pv, qv)
                                      : FX_FN(info_term)(pv, 0, 0, NULL));

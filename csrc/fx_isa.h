@@ -53,7 +53,7 @@ int fx_run_blocks(fx_block_fn fn, const void *problem, const fx_plan *plan,
     X(fx_block_fn, eval_block)
 
 /* The dtypes, in enum fx_dtype order: M(arg, suffix) for each. */
-#define FX_PER_DTYPE(M, arg) M(arg, f32) M(arg, f64)
+#define FX_PER_DTYPE(M, arg) M(arg, f32) M(arg, f64) M(arg, f16) M(arg, bf16)
 
 #define FX_TABLE_FIELD(type, name) type name[FX_DTYPE_COUNT];
 typedef struct {

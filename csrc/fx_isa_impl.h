@@ -10,6 +10,7 @@
 #include "fx_isa.h"
 #include "fx_math.h"
 #include "fx_eval.h"
+#include "fx_half.h"
 
 #define FX_FN(name) FX_CAT(FX_CAT(FX_CAT(name, _), FX_SFX), FX_CAT(_, FX_ISA_SUFFIX))
 
@@ -26,6 +27,10 @@
 #include "fx_dtype_f32.h"
 #include "fx_families.h"
 #include "fx_dtype_f64.h"
+#include "fx_families.h"
+#include "fx_dtype_f16.h"
+#include "fx_families.h"
+#include "fx_dtype_bf16.h"
 #include "fx_families.h"
 
 /* The table of this ISA, generated from FX_KERNELS x FX_PER_DTYPE. */

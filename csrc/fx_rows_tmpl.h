@@ -33,6 +33,7 @@
 typedef struct {
     int64_t C;
     const FX_T *w;       /* class weights or NULL */
+    FX_T *xbuf, *ybuf;   /* half dtypes: FX_VL + FX_CHUNK widened x, y (chunk_view) */
     double eps, eps_c;   /* smoothing and smoothing / C */
     double gsc;          /* gradient scale of the reduction */
     int64_t ignore_index;
@@ -115,23 +116,42 @@ static inline FX_ALWAYS_INLINE void FX_FN(tacc_chunk)(
     *aacc += a;
 }
 
+/* The FX_T view of the chunk [c0, c0 + n) of a stored row s: the row itself,
+ * or for a half dtype the chunk widened into buf (FX_VL + FX_CHUNK), after
+ * the FX_VL elements before it that a short chunk's tail vector reaches
+ * back to. The loops then read float32 exactly as for a float32 row, so the
+ * compiler makes the same code and the results are float32's bit for bit
+ * (inline conversions in the loops changed its contractions into FMAs). */
+static inline const FX_T *FX_FN(chunk_view)(FX_T *buf, const FX_S *s, int64_t c0, int64_t n)
+{
+#if FX_HALF
+    const int64_t back = c0 == 0 ? 0 : FX_VL;
+    FX_WIDEN(buf + FX_VL - back, s + c0 - back, n + back);
+    return buf + FX_VL;
+#else
+    (void)buf;
+    (void)n;
+    return s + c0;
+#endif
+}
+
 /* The finishing of each family (fx_xent_tmpl.h, fx_softmax_tmpl.h). */
-static inline double FX_FN(norm_lse)(const FX_T *x, int64_t C, int64_t cs,
+static inline double FX_FN(norm_lse)(const FX_S *x, int64_t C, int64_t cs,
                                      FX_T m, FX_T shift, double ls);
 static inline double FX_FN(xent_finish)(const FX_FN(xent_ctx) *k, int soft,
                                         double ls, double shift, double tacc,
                                         double aacc, double xy, double wy,
                                         double *a_out);
-static inline double FX_FN(xent_row_finish)(const FX_FN(xent_ctx) *k, const FX_T *x,
-                                            const FX_T *y, int64_t label, FX_T *g,
+static inline double FX_FN(xent_row_finish)(const FX_FN(xent_ctx) *k, const FX_S *x,
+                                            const FX_S *y, int64_t label, FX_T *g,
                                             const FX_T *shifts,
                                             const FX_FN(xent_stats) *st, double ls);
 static inline double FX_FN(xent_row_weight)(const FX_FN(xent_ctx) *k, int soft,
                                             double aacc, int64_t label);
 static void FX_FN(xent_zero_weight_grad)(const FX_FN(xent_ctx) *k, int64_t C,
-                                         const FX_T *yr, int64_t ycs,
+                                         const FX_S *yr, int64_t ycs,
                                          FX_T *gr, int64_t gcs);
-static inline double FX_FN(norm_row_finish)(const FX_FN(xent_ctx) *k, const FX_T *x,
+static inline double FX_FN(norm_row_finish)(const FX_FN(xent_ctx) *k, const FX_S *x,
                                             FX_T *out, const FX_T *shifts,
                                             const FX_FN(xent_stats) *st, double ls);
 
@@ -142,8 +162,8 @@ static inline double FX_FN(norm_row_finish)(const FX_FN(xent_ctx) *k, const FX_T
  * hardware prefetcher to ramp up in its max pass, and computes its exps
  * with the memory idle. (Prefetching the next chunk of a long row, 4 or
  * 16 KiB ahead, measured no faster.) */
-#define FX_PREFETCH (4096 / (int64_t)sizeof(FX_T))
-static inline void FX_FN(prefetch)(const FX_T *r, int64_t n)
+#define FX_PREFETCH (4096 / (int64_t)sizeof(FX_S))
+static inline void FX_FN(prefetch)(const FX_S *r, int64_t n)
 {
 #if defined(__GNUC__) || defined(__clang__)
     const char *p = (const char *)r;
@@ -186,8 +206,8 @@ static inline void FX_FN(prefetch)(const FX_T *r, int64_t n)
 
 /* First part of a row: the statistics above, in one read of the row. With
  * a gradient, stores exp(x - shift_k) in g and shift_k in shifts[k]. */
-static inline void FX_FN(xent_row_stats)(const FX_FN(xent_ctx) *k, const FX_T *x,
-                                         const FX_T *y, FX_T *g, FX_T *shifts,
+static inline void FX_FN(xent_row_stats)(const FX_FN(xent_ctx) *k, const FX_S *x,
+                                         const FX_S *y, FX_T *g, FX_T *shifts,
                                          FX_FN(xent_stats) *st)
 {
     const int64_t C = k->C;
@@ -202,7 +222,7 @@ static inline void FX_FN(xent_row_stats)(const FX_FN(xent_ctx) *k, const FX_T *x
         const int64_t nv = n - n % FX_VL;      /* whole vectors */
         const int64_t tb = n - FX_VL;          /* start of the tail vector */
         const int has_tail = nv < n;
-        const FX_T *xc = x + c0;
+        const FX_T *xc = FX_FN(chunk_view)(k->xbuf, x, c0, n);
         FX_T cm = xc[n - 1];
 #pragma omp simd reduction(max : cm)
         for (int64_t j = 0; j < nv; j++) cm = xc[j] > cm ? xc[j] : cm;
@@ -237,7 +257,7 @@ static inline void FX_FN(xent_row_stats)(const FX_FN(xent_ctx) *k, const FX_T *x
         small += (double)cs;
         ties += (double)cn;
         if (need_t) {
-            const FX_T *yc = soft ? y + c0 : NULL;
+            const FX_T *yc = soft ? FX_FN(chunk_view)(k->ybuf, y, c0, n) : NULL;
             const FX_T *wc = w != NULL ? w + c0 : NULL;
             if (soft)
                 if (w != NULL) FX_FN(tacc_chunk)(xc, yc, wc, n, shift, one_m_eps, eps_c, 1, 1, &tacc, &aacc);
@@ -262,8 +282,8 @@ static inline double FX_FN(xent_sm1)(const FX_FN(xent_stats) *st)
 }
 
 /* A whole row of any length (C >= FX_VL). */
-static double FX_FN(xent_row)(const FX_FN(xent_ctx) *k, const FX_T *x,
-                              const FX_T *y, int64_t label, FX_T *g)
+static double FX_FN(xent_row)(const FX_FN(xent_ctx) *k, const FX_S *x,
+                              const FX_S *y, int64_t label, FX_T *g)
 {
     const int64_t nchunks = (k->C + FX_CHUNK - 1) / FX_CHUNK;
     FX_T shifts_local[64];
@@ -294,8 +314,8 @@ static double FX_FN(xent_row)(const FX_FN(xent_ctx) *k, const FX_T *x,
  * dtype over FX_CCHUNK classes, then in float64. */
 static double FX_FN(xent_rows_strided)(
     const FX_FN(xent_ctx) *k, int64_t n,
-    const FX_T *x, int64_t xrs, int64_t xcs,
-    const FX_T *y, int64_t yrs, int64_t ycs,
+    const FX_S *x, int64_t xrs, int64_t xcs,
+    const FX_S *y, int64_t yrs, int64_t ycs,
     const int64_t *lab, FX_T *lout,
     FX_T *g, int64_t grs, int64_t gcs)
 {
@@ -308,7 +328,7 @@ static double FX_FN(xent_rows_strided)(
     double total = 0.0;
     for (int64_t t0 = 0; t0 < n; t0 += FX_TILE) {
         const int64_t nt = n - t0 < FX_TILE ? n - t0 : FX_TILE;
-        const FX_T *xt = x + t0 * xrs;
+        const FX_S *xt = x + t0 * xrs;
         FX_T m[FX_TILE], ps[FX_TILE], pn[FX_TILE];
         double pt[FX_TILE], pa[FX_TILE];   /* float64: see tacc_chunk */
         double small[FX_TILE], ties[FX_TILE], tacc[FX_TILE], aacc[FX_TILE];
@@ -318,9 +338,12 @@ static double FX_FN(xent_rows_strided)(
             small[j] = ties[j] = tacc[j] = aacc[j] = 0.0;
         }
         for (int64_t c = 0; c < C; c++) {
-            const FX_T *xc = xt + c * xcs;
+            const FX_S *xc = xt + c * xcs;
 #pragma omp simd
-            for (int64_t j = 0; j < nt; j++) m[j] = xc[j * xrs] > m[j] ? xc[j * xrs] : m[j];
+            for (int64_t j = 0; j < nt; j++) {
+                const FX_T v = FX_LD(xc[j * xrs]);
+                m[j] = v > m[j] ? v : m[j];
+            }
         }
         /* the shift: the row max, or 0 for an all -inf row (sums stay 0) */
         FX_T sh[FX_TILE];
@@ -329,10 +352,10 @@ static double FX_FN(xent_rows_strided)(
             const int64_t c1 = C - c0 < FX_CCHUNK ? C : c0 + FX_CCHUNK;
             for (int64_t j = 0; j < nt; j++) ps[j] = pn[j] = pt[j] = pa[j] = 0;
             for (int64_t c = c0; c < c1; c++) {
-                const FX_T *xc = xt + c * xcs;
+                const FX_S *xc = xt + c * xcs;
 #pragma omp simd
                 for (int64_t j = 0; j < nt; j++) {
-                    const FX_T d = xc[j * xrs] - sh[j];
+                    const FX_T d = FX_LD(xc[j * xrs]) - sh[j];
                     const FX_T e = FX_EXP_SUM(d);
                     ps[j] += d == 0 ? (FX_T)0 : e;
                     pn[j] += d == 0 ? (FX_T)1 : (FX_T)0;
@@ -341,20 +364,20 @@ static double FX_FN(xent_rows_strided)(
             if (need_t) {
                 for (int64_t c = c0; c < c1; c++) {
                     const FX_T wc = w != NULL ? w[c] : (FX_T)1;
-                    const FX_T *xc = xt + c * xcs;
+                    const FX_S *xc = xt + c * xcs;
                     if (soft) {
-                        const FX_T *yc = y + t0 * yrs + c * ycs;
+                        const FX_S *yc = y + t0 * yrs + c * ycs;
 #pragma omp simd
                         for (int64_t j = 0; j < nt; j++) {
-                            FX_T v = (one_m_eps * yc[j * yrs] + eps_c) * wc;
+                            FX_T v = (one_m_eps * FX_LD(yc[j * yrs]) + eps_c) * wc;
                             pa[j] += (double)v;
-                            pt[j] += v == 0 ? 0.0 : (double)v * ((double)m[j] - (double)xc[j * xrs]);
+                            pt[j] += v == 0 ? 0.0 : (double)v * ((double)m[j] - (double)FX_LD(xc[j * xrs]));
                         }
                     } else {
 #pragma omp simd
                         for (int64_t j = 0; j < nt; j++) {
                             pa[j] += (double)wc;
-                            pt[j] += wc == 0 ? 0.0 : (double)wc * ((double)m[j] - (double)xc[j * xrs]);
+                            pt[j] += wc == 0 ? 0.0 : (double)wc * ((double)m[j] - (double)FX_LD(xc[j * xrs]));
                         }
                     }
                 }
@@ -383,7 +406,7 @@ static double FX_FN(xent_rows_strided)(
                 av[j] = a == 0.0 ? 0.0 : NAN;
             } else {
                 const int64_t yl = soft ? 0 : lab[r];
-                double xy = soft ? 0.0 : (double)xt[j * xrs + yl * xcs];
+                double xy = soft ? 0.0 : (double)FX_LD(xt[j * xrs + yl * xcs]);
                 double wy = (!soft && w != NULL) ? (double)w[yl] : 1.0;
                 loss = FX_FN(xent_finish)(k, soft, ls[j], (double)m[j], tacc[j],
                                           aacc[j], xy, wy, &av[j]);
@@ -398,10 +421,10 @@ static double FX_FN(xent_rows_strided)(
             FX_T lt[FX_TILE];
             for (int64_t j = 0; j < nt; j++) lt[j] = (FX_T)ls[j];
             for (int64_t c = 0; c < C; c++) {
-                const FX_T *xc = xt + c * xcs;
+                const FX_S *xc = xt + c * xcs;
                 FX_T *gc = gtile + c * gcs;
 #pragma omp simd
-                for (int64_t j = 0; j < nt; j++) gc[j * grs] = (xc[j * xrs] - sh[j]) - lt[j];
+                for (int64_t j = 0; j < nt; j++) gc[j * grs] = (FX_LD(xc[j * xrs]) - sh[j]) - lt[j];
             }
         } else {
             FX_T gt_a[FX_TILE];
@@ -413,19 +436,19 @@ static double FX_FN(xent_rows_strided)(
             const FX_T b = (FX_T)k->gsc;
             for (int64_t c = 0; c < C; c++) {
                 const FX_T wc = w != NULL ? w[c] : (FX_T)1;
-                const FX_T *xc = xt + c * xcs;
+                const FX_S *xc = xt + c * xcs;
                 FX_T *gc = gtile + c * gcs;
                 if (soft) {
-                    const FX_T *yc = y + t0 * yrs + c * ycs;
+                    const FX_S *yc = y + t0 * yrs + c * ycs;
 #pragma omp simd
                     for (int64_t j = 0; j < nt; j++)
-                        gc[j * grs] = gt_a[j] * FX_EXP(xc[j * xrs] - sh[j])
-                                      - b * ((one_m_eps * yc[j * yrs] + eps_c) * wc);
+                        gc[j * grs] = gt_a[j] * FX_EXP(FX_LD(xc[j * xrs]) - sh[j])
+                                      - b * ((one_m_eps * FX_LD(yc[j * yrs]) + eps_c) * wc);
                 } else {
                     const FX_T bc = b * eps_c * wc;
 #pragma omp simd
                     for (int64_t j = 0; j < nt; j++)
-                        gc[j * grs] = gt_a[j] * FX_EXP(xc[j * xrs] - sh[j]) - bc;
+                        gc[j * grs] = gt_a[j] * FX_EXP(FX_LD(xc[j * xrs]) - sh[j]) - bc;
                 }
             }
         }
@@ -461,9 +484,44 @@ static double FX_FN(xent_rows_strided)(
  * they overflow small stacks (musl's default is 128 KiB, Python threads may
  * have 32 KiB). Without memory the tiles are read in place, strided, with
  * the same arithmetic and the same bits. */
+#if FX_HALF
+/* The function `name` of the float32 instantiation of this ISA. */
+#define FX_F32_FN(name) FX_CAT(FX_CAT(FX_CAT(name, _), FX_SFX_T), FX_CAT(_, FX_ISA_SUFFIX))
+/* Short rows of a half dtype: each tile of FX_TROWS rows is widened into
+ * float32 rows and handed to float32's own short-row function (the
+ * contexts have one layout, the template's), so the arithmetic is
+ * float32's, bit for bit. Without memory: strided, as above. */
 static double FX_FN(xent_rows_short)(
     const FX_FN(xent_ctx) *k, int64_t n,
-    const FX_T *x, int64_t xrs, const FX_T *y, int64_t yrs,
+    const FX_S *x, int64_t xrs, const FX_S *y, int64_t yrs,
+    const int64_t *lab, FX_T *lout, FX_T *g, int64_t grs)
+{
+    const int64_t C = k->C;
+    const size_t tile = (size_t)FX_TROWS * (size_t)C;
+    FX_T *xb = (FX_T *)malloc(tile * sizeof(FX_T) * (1 + (y != NULL)));
+    if (xb == NULL)
+        return FX_FN(xent_rows_strided)(k, n, x, xrs, 1, y, yrs, 1, lab, lout, g, grs, 1);
+    FX_T *yb = y != NULL ? xb + tile : NULL;
+    double total = 0.0;
+    for (int64_t t0 = 0; t0 < n; t0 += FX_TROWS) {
+        const int64_t nt = n - t0 < FX_TROWS ? n - t0 : FX_TROWS;
+        for (int64_t r = 0; r < nt; r++) {
+            FX_WIDEN(xb + r * C, x + (t0 + r) * xrs, C);
+            if (y != NULL) FX_WIDEN(yb + r * C, y + (t0 + r) * yrs, C);
+        }
+        total += FX_F32_FN(xent_rows_short)(
+            (const FX_F32_FN(xent_ctx) *)(const void *)k, nt, xb, C, yb, C,
+            lab != NULL ? lab + t0 : NULL, lout != NULL ? lout + t0 : NULL,
+            g != NULL ? g + t0 * grs : NULL, grs);
+    }
+    free(xb);
+    return total;
+}
+#undef FX_F32_FN
+#else
+static double FX_FN(xent_rows_short)(
+    const FX_FN(xent_ctx) *k, int64_t n,
+    const FX_S *x, int64_t xrs, const FX_S *y, int64_t yrs,
     const int64_t *lab, FX_T *lout, FX_T *g, int64_t grs)
 {
     const int64_t C = k->C;
@@ -490,6 +548,7 @@ static double FX_FN(xent_rows_short)(
     free(xb);
     return total;
 }
+#endif
 
 /* The rows of block b of a row problem, by the strategy their layout
  * takes: short contiguous rows transposed into tiles, strided rows in
@@ -519,8 +578,8 @@ static void FX_FN(rows_block)(const void *vjob, const fx_plan *plan, int64_t b,
     const int64_t xo = fx_row_origin(&jb->x, jb->inner, o, i0, &xrs);
     const int64_t yo = fx_row_origin(&jb->y, jb->inner, o, i0, &yrs);
     const int64_t go = fx_row_origin(&jb->g, jb->inner, o, i0, &grs);
-    const FX_T *x = (const FX_T *)jb->x.data + xo;
-    const FX_T *y = jb->y.data != NULL ? (const FX_T *)jb->y.data + yo : NULL;
+    const FX_S *x = (const FX_S *)jb->x.data + xo;
+    const FX_S *y = jb->y.data != NULL ? (const FX_S *)jb->y.data + yo : NULL;
     FX_T *g = jb->g.data != NULL ? (FX_T *)jb->g.data + go : NULL;
     const int64_t *lab = jb->labels != NULL ? jb->labels + r0 : NULL;
     FX_T *lout = jb->lout != NULL ? (FX_T *)jb->lout + r0 : NULL;
@@ -531,7 +590,18 @@ static void FX_FN(rows_block)(const void *vjob, const fx_plan *plan, int64_t b,
         out[0] = FX_FN(xent_rows_short)(k, n, x, xrs, y, yrs, lab, lout, g, grs);
         return;
     }
+    kl.xbuf = kl.ybuf = NULL;
+#if FX_HALF
+    /* chunk_view's buffers; without them (or without unit class strides,
+     * which the Python layer never passes for halves) the rows are read
+     * strided: the same results to rounding, not float32's bits */
+    const size_t nbuf = (size_t)(FX_VL + FX_CHUNK);
+    if (contiguous) kl.xbuf = (FX_T *)malloc(nbuf * sizeof(FX_T) * (y != NULL ? 2 : 1));
+    kl.ybuf = kl.xbuf != NULL && y != NULL ? kl.xbuf + nbuf : NULL;
+    if (kl.xbuf == NULL) {
+#else
     if (!contiguous) {
+#endif
         out[0] = FX_FN(xent_rows_strided)(k, n, x, xrs, jb->x.s_class, y, yrs,
                                           jb->y.s_class, lab, lout, g, grs, jb->g.s_class);
         return;
@@ -577,11 +647,12 @@ static void FX_FN(rows_block)(const void *vjob, const fx_plan *plan, int64_t b,
                 total += loss;
             }
         }
+        free(kl.xbuf);
         out[0] = total;
         return;
     }
     for (int64_t j = 0; j < n; j++) {
-        const FX_T *xr = x + j * xrs;
+        const FX_S *xr = x + j * xrs;
         FX_T *gr = g != NULL ? g + j * grs : NULL;
         double loss;
         if (FX_IGNORED(j)) {
@@ -596,5 +667,6 @@ static void FX_FN(rows_block)(const void *vjob, const fx_plan *plan, int64_t b,
         total += loss;
     }
 #undef FX_IGNORED
+    free(kl.xbuf);
     out[0] = total;
 }

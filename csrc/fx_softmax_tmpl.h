@@ -6,12 +6,12 @@
 /* logsumexp of a row from m, shift and ls = log(s), with the conventions of
  * logsumexp: NaN if the row has a NaN, else +inf if it has a +inf, else -inf
  * if it is all -inf. Only the +inf case needs another look at the row. */
-static inline double FX_FN(norm_lse)(const FX_T *x, int64_t C, int64_t cs,
+static inline double FX_FN(norm_lse)(const FX_S *x, int64_t C, int64_t cs,
                                      FX_T m, FX_T shift, double ls)
 {
     if (m == (FX_T)INFINITY) {
         for (int64_t c = 0; c < C; c++)
-            if (x[c * cs] != x[c * cs]) return NAN;
+            if (FX_LD(x[c * cs]) != FX_LD(x[c * cs])) return NAN;
         return INFINITY;
     }
     return (double)shift + ls;
@@ -19,7 +19,7 @@ static inline double FX_FN(norm_lse)(const FX_T *x, int64_t C, int64_t cs,
 
 /* Second part for logsumexp / log_softmax / softmax: returns logsumexp and
  * writes out (softmax: the stored exps, rescaled). */
-static inline double FX_FN(norm_row_finish)(const FX_FN(xent_ctx) *k, const FX_T *x,
+static inline double FX_FN(norm_row_finish)(const FX_FN(xent_ctx) *k, const FX_S *x,
                                             FX_T *out, const FX_T *shifts,
                                             const FX_FN(xent_stats) *st, double ls)
 {
@@ -35,8 +35,14 @@ static inline double FX_FN(norm_row_finish)(const FX_FN(xent_ctx) *k, const FX_T
         /* (x - m) - log s, never x - lse: lse rounds log s away next to a
          * huge m */
         const FX_T lt = (FX_T)ls;
+#if FX_HALF
+        FX_WIDEN(out, x, C);   /* then in place, as a float32 row */
+#pragma omp simd
+        for (int64_t c = 0; c < C; c++) out[c] = (out[c] - shift) - lt;
+#else
 #pragma omp simd
         for (int64_t c = 0; c < C; c++) out[c] = (x[c] - shift) - lt;
+#endif
         return lse;
     }
     const double s = st->ties + st->small;

@@ -41,7 +41,7 @@ static inline double FX_FN(xent_row_weight)(const FX_FN(xent_ctx) *k, int soft,
 /* The gradient row -scale v_c of a row with A = 0 (its softmax term is 0),
  * the onehot part of index targets excluded, as in xent_rows_strided. */
 static void FX_FN(xent_zero_weight_grad)(const FX_FN(xent_ctx) *k, int64_t C,
-                                         const FX_T *yr, int64_t ycs,
+                                         const FX_S *yr, int64_t ycs,
                                          FX_T *gr, int64_t gcs)
 {
     const FX_T b = (FX_T)k->gsc;
@@ -49,7 +49,7 @@ static void FX_FN(xent_zero_weight_grad)(const FX_FN(xent_ctx) *k, int64_t C,
     for (int64_t c = 0; c < C; c++) {
         const FX_T wc = k->w != NULL ? k->w[c] : (FX_T)1;
         /* the products in the order of the main loops: the same bits */
-        gr[c * gcs] = yr != NULL ? (FX_T)0 - b * ((one_m_eps * yr[c * ycs] + eps_c) * wc)
+        gr[c * gcs] = yr != NULL ? (FX_T)0 - b * ((one_m_eps * FX_LD(yr[c * ycs]) + eps_c) * wc)
                                  : (FX_T)0 - (b * eps_c) * wc;
     }
 }
@@ -74,8 +74,8 @@ static inline FX_ALWAYS_INLINE void FX_FN(grad_chunk)(
 
 /* Second part of a row (the softmax family's is norm_row_finish): the row loss from its statistics and ls = log(s); with a
  * gradient, rescales the stored exps into the gradient row. */
-static inline double FX_FN(xent_row_finish)(const FX_FN(xent_ctx) *k, const FX_T *x,
-                                            const FX_T *y, int64_t label, FX_T *g,
+static inline double FX_FN(xent_row_finish)(const FX_FN(xent_ctx) *k, const FX_S *x,
+                                            const FX_S *y, int64_t label, FX_T *g,
                                             const FX_T *shifts,
                                             const FX_FN(xent_stats) *st, double ls)
 {
@@ -94,7 +94,7 @@ static inline double FX_FN(xent_row_finish)(const FX_FN(xent_ctx) *k, const FX_T
         loss = a == 0.0 ? 0.0 : NAN;
         a = a == 0.0 ? 0.0 : NAN;
     } else {
-        double xy = soft ? 0.0 : (double)x[label];
+        double xy = soft ? 0.0 : (double)FX_LD(x[label]);
         double wy = (!soft && w != NULL) ? (double)w[label] : 1.0;
         loss = FX_FN(xent_finish)(k, soft, ls, (double)shift, tacc, aacc, xy, wy, &a);
     }
@@ -114,7 +114,7 @@ static inline double FX_FN(xent_row_finish)(const FX_FN(xent_ctx) *k, const FX_T
             const FX_T sc = a == 0.0 ? (FX_T)0
                             : (FX_T)(k->gsc * a * exp(dk > 0.0 ? 0.0 : dk) / (st->ties + st->small));
             FX_T *gc = g + c0;
-            const FX_T *yc = soft ? y + c0 : NULL;
+            const FX_T *yc = soft ? FX_FN(chunk_view)(k->ybuf, y, c0, n) : NULL;
             const FX_T *wc = w != NULL ? w + c0 : NULL;
             /* gradient = scale * (A softmax - v); v is the smoothing part
              * for index targets (the onehot part is subtracted below) */

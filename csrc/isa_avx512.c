@@ -3,12 +3,13 @@
 #include "fx_isa.h"
 #if defined(FX_X86_DISPATCH)
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c"))), apply_to = function)
 #else
-#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,prefer-vector-width=512")
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c,prefer-vector-width=512")
 #endif
 #define FX_ISA_SUFFIX avx512
 #define FX_VL_BYTES 64
+#define FX_HAVE_F16C 1
 #include "fx_isa_impl.h"
 #if defined(__clang__)
 #pragma clang attribute pop

@@ -67,3 +67,21 @@ def test_data_do_not_depend_on_order_and_unused_arrays_are_dropped():
     assert bc.logits(a, (8, 5)) is bc.logits(a, (8, 5))
     a.end_case()  # probabilities not used since: dropped, remade the same
     assert np.array_equal(bc.probabilities(a, (8, 5)), p)
+
+
+@pytest.mark.parametrize("dtype, short", [("bfloat16", "bf16"), ("float16", "f16")])
+def test_half_cases_read_half_width(dtype, short):
+    """Half logits: computed in float32, read 2 bytes per logit (the floor's
+    bytes), and the torch peer gets tensors of the same half dtype."""
+    pytest.importorskip("torch")
+    case = bc.make_case("cross_entropy", 6, 4, dtype=dtype)
+    assert case.id == f"xent-{short}-6x4" and case.dtype == "float32" and case.storage == dtype
+    assert case.bytes == 6 * 4 * 2 + 6 * 8 and case.missing is None
+    data = case.make(bc.DataCache())
+    assert data["x"].itemsize == 2
+    got = case.impl("fastxent").build(data, 1)()
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, case.impl("reference").build(data, 1)(), rtol=1e-6)
+    peer = case.impl("torch").build(data, 1)()   # bfloat16 / float16 arithmetic in torch
+    assert np.asarray(peer).dtype == np.float32   # what the bench's check reads
+    np.testing.assert_allclose(float(peer), float(got), rtol=2e-2)

@@ -110,7 +110,7 @@ def work():
         rng = np.random.default_rng(0)
         for isa in _config.supported_isa_levels():
             _config.set_isa(isa)
-            for dt in (np.float32, np.float64):
+            for dt in (np.float32, np.float64, np.float16):   # halves: widening buffers
                 x = rng.standard_normal((64, 100)).astype(dt)
                 t = rng.dirichlet(np.ones(100), 64).astype(dt)
                 lab = rng.integers(0, 100, 64)
@@ -133,6 +133,10 @@ def work():
                     (fastxent.kl_divergence(t, t[::-1]), reference.kl_divergence(t, t[::-1])),
                     (fastxent.log_loss(lab, t, labels=np.arange(100)),
                      reference.log_loss(lab, t, labels=np.arange(100))),
+                    (fastxent.evaluate(x, lab, reference_logits=x[::-1]).nll_mean,
+                     reference.evaluate(x, lab, reference_logits=x[::-1]).nll_mean),
+                    (fastxent.evaluate(x[:, :10], lab % 10).nll_mean,
+                     reference.evaluate(x[:, :10], lab % 10).nll_mean),
                 ]
                 for got, want in cases:
                     np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-7)

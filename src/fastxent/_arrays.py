@@ -8,6 +8,8 @@ from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 
+from . import _half
+
 # NumPy's dtype singletons, compared with `is` on the fast paths
 F32 = np.dtype(np.float32)
 F64 = np.dtype(np.float64)
@@ -42,13 +44,20 @@ class Broadcast(NamedTuple):
     strides: Tuple[int, int, int]
 
 
-def as_float_array(a, name: str, dtype: Optional[np.dtype] = None) -> np.ndarray:
+def as_float_array(a, name: str, dtype: Optional[np.dtype] = None,
+                   keep_half: bool = False) -> np.ndarray:
     """Return `a` as a native-endian, aligned float32/float64 array.
 
-    float16 becomes float32; integers and booleans become float64 (or
-    `dtype` when given). The input is never modified: a conversion copies.
+    float16 and bfloat16 become float32 (exactly), or with `keep_half` stay
+    as stored (bfloat16 as _half.BF16) for a kernel that reads them;
+    integers and booleans become float64 (or `dtype` when given). The input
+    is never modified: a conversion copies.
     """
     arr = as_array(a, name)
+    if _half.half_kind(arr.dtype) is not None:
+        if keep_half and dtype is None:
+            return _half.as_stored(arr)
+        arr = _half.widen(arr)
     if arr.dtype.kind == "O":  # e.g. Decimal or mixed Python numbers, as the reference
         none = np.flatnonzero(np.fromiter((v is None for v in arr.flat), bool, arr.size))
         if none.size:
@@ -64,8 +73,6 @@ def as_float_array(a, name: str, dtype: Optional[np.dtype] = None) -> np.ndarray
     if dtype is None:
         if dt == F32 or dt == F64:
             target = dt
-        elif dt.kind == "f" and dt.itemsize == 2:
-            target = F32
         elif dt.kind == "f" and dt.itemsize <= 4:
             target = F32
         elif dt.kind in "fiub":
@@ -83,7 +90,12 @@ def as_float_array(a, name: str, dtype: Optional[np.dtype] = None) -> np.ndarray
 
 def as_array(a, name: str) -> np.ndarray:
     """np.asarray(a), with NumPy's complaint about ragged nested sequences
-    naming the argument."""
+    naming the argument; a torch tensor without copying (bfloat16 too)."""
+    if type(a) is not np.ndarray and _half.is_torch_tensor(a):
+        try:
+            return _half.from_torch(a)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
     try:
         return np.asarray(a)
     except ValueError as exc:
@@ -109,6 +121,23 @@ def _merge(shape, strides) -> Optional[Tuple[int, int]]:
         else:
             return None
     return size, stride
+
+
+def same_storage(t, x: np.ndarray, dt: np.dtype, name: str = "target"):
+    """(t, x) as a kernel reads them together, in one storage dtype: `t` in
+    the compute dtype `dt` of `x`; for half `x`, `t` of the same half dtype
+    as stored, else both as float32 (`x` widened, exactly)."""
+    if dt is x.dtype:
+        return as_float_array(t, name, dt), x
+    arr = as_array(t, name)
+    if _half.half_kind(arr.dtype) == _half.half_kind(x.dtype):
+        return _half.as_stored(arr), x
+    return as_float_array(arr, name, F32), _half.widen(x)
+
+
+def compute_dtype(dt: np.dtype) -> np.dtype:
+    """The dtype a kernel computes and returns in: float32 for the halves."""
+    return F32 if _half.half_kind(dt) is not None else dt
 
 
 def as_outer_class_inner(arr: np.ndarray, axis: int):

@@ -3,31 +3,46 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _kernels
+from . import _half, _kernels
 from ._threads import resolve as _resolve_threads
 from ._args import check_fraction, check_reduction
-from ._arrays import as_array, as_float_array, c_contiguous, merged_broadcast
+from ._arrays import (as_array, as_float_array, c_contiguous, compute_dtype, merged_broadcast,
+                      same_storage)
 from ._outputs import check_out, contiguous_buffer, deliver, finish, raise_status
 
 
 def _prepare(first, target, first_name, weight, pos_weight, grad_out):
-    """Common checks: (x, y, L, weight Broadcast, pos_weight Broadcast, dtype)."""
-    x = c_contiguous(as_float_array(first, first_name))
-    dt = x.dtype
+    """Common checks: (x, y, L, weight Broadcast, pos_weight Broadcast,
+    compute dtype, grad_out, half grad_out). Half x and y are read as
+    stored; weights are in the compute dtype."""
+    x = as_float_array(first, first_name, keep_half=True)
+    dt = compute_dtype(x.dtype)
     t = as_array(target, "target")
     if t.shape != x.shape:
         raise ValueError(
             f"target: expected the {first_name}' shape {x.shape}, got {t.shape}")
-    y = c_contiguous(as_float_array(t, "target", dt))
+    y, x = same_storage(t, x, dt)
+    x, y = c_contiguous(x), c_contiguous(y)
     L = x.shape[-1] if x.ndim else 1
     wv = merged_broadcast(weight, "weight", x.shape, dt)
     pwv = merged_broadcast(pos_weight, "pos_weight", x.shape, dt)
+    half_out = None
+    if dt is not x.dtype:
+        grad_out, half_out = _half.check_half_out(grad_out, x.dtype, "grad_out")
+    inputs = ((first_name, first), ("target", target), ("weight", weight),
+              ("pos_weight", pos_weight))
+    if half_out is not None:
+        check_out(half_out, x.shape, half_out.dtype, inputs, aligned=False)
     if grad_out is not None:
         # a misaligned grad_out is filled through a temporary
-        check_out(grad_out, x.shape, dt,
-                  ((first_name, first), ("target", target), ("weight", weight),
-                   ("pos_weight", pos_weight)), aligned=False)
-    return x, y, L, wv, pwv, dt
+        check_out(grad_out, x.shape, dt, inputs, aligned=False)
+    return x, y, L, wv, pwv, dt, grad_out, half_out
+
+
+def _delivered(grad, grad_out, half_out):
+    if half_out is not None:
+        return _half.round_into(half_out, grad)
+    return deliver(grad, grad_out)
 
 
 def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=None,
@@ -78,18 +93,19 @@ def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=
     red = check_reduction(reduction)
     a = check_fraction(label_smoothing, "label_smoothing")
     nthreads = _resolve_threads(num_threads)
-    x, y, L, wv, pwv, dt = _prepare(logits, target, "logits", weight, pos_weight, grad_out)
     want_grad = bool(return_grad) or grad_out is not None
+    x, y, L, wv, pwv, dt, grad_out, half_out = _prepare(logits, target, "logits", weight,
+                                                       pos_weight, grad_out)
     n = x.size
     loss_out = np.empty(x.shape, dtype=dt) if red == "none" else None
-    grad = contiguous_buffer(grad_out, x) if want_grad else None
+    grad = contiguous_buffer(grad_out, x, dt) if want_grad else None
     scale = 1.0 / n if (red == "mean" and n) else 1.0
     status, total = _kernels.bce(x, y, L, *wv, *pwv, a, loss_out, grad, scale, False, nthreads)
     raise_status(status, ())
     loss = finish(red, total, n, loss_out, dt)
     if not want_grad:
         return loss
-    return loss, deliver(grad, grad_out)
+    return loss, _delivered(grad, grad_out, half_out)
 
 
 def binary_cross_entropy(probs, target, *, weight=None, reduction="mean",
@@ -129,18 +145,20 @@ def binary_cross_entropy(probs, target, *, weight=None, reduction="mean",
     """
     red = check_reduction(reduction)
     nthreads = _resolve_threads(num_threads)
-    x, y, L, wv, _, dt = _prepare(probs, target, "probs", weight, None, grad_out)
     want_grad = bool(return_grad) or grad_out is not None
+    x, y, L, wv, _, dt, grad_out, half_out = _prepare(probs, target, "probs", weight, None,
+                                                     grad_out)
     n = x.size
     loss_out = np.empty(x.shape, dtype=dt) if red == "none" else None
     status, total = _kernels.bce(x, y, L, *wv, None, (0, 0, 0), 0.0, loss_out, None, 1.0,
                                  True, nthreads)
-    raise_status(status, (("probs", x), ("target", y)))
+    if status[0]:
+        raise_status(status, (("probs", _half.shown(x)), ("target", _half.shown(y))))
     loss = finish(red, total, n, loss_out, dt)
     if not want_grad:
         return loss
-    grad = contiguous_buffer(grad_out, x)
+    grad = contiguous_buffer(grad_out, x, dt)
     scale = 1.0 / n if (red == "mean" and n) else 1.0
     raise_status(_kernels.bce(x, y, L, *wv, None, (0, 0, 0), 0.0, None, grad, scale, True,
                               nthreads)[0], ())
-    return loss, deliver(grad, grad_out)
+    return loss, _delivered(grad, grad_out, half_out)

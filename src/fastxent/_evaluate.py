@@ -18,7 +18,8 @@ from . import _exact, _kernels
 from ._eval_result import EvalResult, finish, frozen_per_row
 from ._threads import resolve as _resolve_threads
 from ._args import check_int, kernel_labels, normalize_axis
-from ._arrays import INT64, as_float_array, layout_of
+from . import _half
+from ._arrays import INT64, as_array, as_float_array, layout_of
 from ._outputs import raise_status
 
 STATE_VERSION = 1
@@ -196,7 +197,7 @@ class Evaluator:
         x = logits
         if type(x) is not np.ndarray or not (x.dtype is _F32 or x.dtype is _F64) \
                 or not x.flags.aligned:
-            x = as_float_array(logits, "logits")
+            x = as_float_array(logits, "logits", keep_half=True)   # halves read as stored
         if x.ndim == 0:
             raise ValueError("logits: expected at least 1 dimension (the class axis), got a scalar")
         ax = normalize_axis(cfg.axis, x.ndim)
@@ -210,12 +211,14 @@ class Evaluator:
                 "required: the evaluator was made with reference=True" if cfg.reference
                 else "not expected: make the evaluator with reference=True"))
         if cfg.reference:
-            xr = as_float_array(reference_logits, "reference_logits")
+            xr = as_float_array(reference_logits, "reference_logits", keep_half=True)
             if xr.shape != x.shape:
                 raise ValueError(f"reference_logits: expected the logits' shape {x.shape}, "
                                  f"got {xr.shape}")
-            dt = np.promote_types(x.dtype, xr.dtype)
-            x, xr = x.astype(dt, copy=False), xr.astype(dt, copy=False)
+            if x.dtype != xr.dtype:   # one storage dtype: halves of one kind only
+                x, xr = _half.shown(x), _half.shown(xr)
+                dt = np.promote_types(x.dtype, xr.dtype)
+                x, xr = x.astype(dt, copy=False), xr.astype(dt, copy=False)
         t = labels if type(labels) is np.ndarray else np.asarray(labels)
         if t.dtype.kind not in "iu":
             raise ValueError(f"labels: expected integer class indices, got dtype {t.dtype}")
@@ -503,7 +506,7 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, topk=(1, 5), n_bins=
     >>> round(r.nll_mean, 4)
     1.5755
     """
-    x = logits if isinstance(logits, np.ndarray) else np.asarray(logits)
+    x = logits if isinstance(logits, np.ndarray) else as_array(logits, "logits")
     if x.ndim == 0:
         raise ValueError("logits: expected at least 1 dimension (the class axis), got a scalar")
     C = x.shape[normalize_axis(axis, x.ndim)]

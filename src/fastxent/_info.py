@@ -9,7 +9,8 @@ import numpy as np
 from . import _kernels
 from ._threads import resolve as _resolve_threads
 from ._args import normalize_axis
-from ._arrays import NO_STRIDES, as_float_array, layout_of
+from . import _half
+from ._arrays import NO_STRIDES, as_float_array, compute_dtype, layout_of
 from ._outputs import raise_status
 
 
@@ -60,11 +61,17 @@ def _rows(arrays, ax, scale, num_threads):
     nthreads = _resolve_threads(num_threads)
     p = arrays[0][1]
     p, lay = layout_of(p, ax)
-    out = np.empty(p.shape[:ax] + p.shape[ax + 1:], dtype=p.dtype)
+    out = np.empty(p.shape[:ax] + p.shape[ax + 1:], dtype=compute_dtype(p.dtype))
     q, qs = None, NO_STRIDES
     if len(arrays) > 1:
         q, qlay = layout_of(arrays[1][1], ax)
         qs = qlay.strides
+    if out.dtype is not p.dtype and (lay.s_class != 1 or (q is not None and qs[1] != 1)):
+        # the half kernels' bits are float32's on unit class strides (fx_rows_tmpl.h)
+        p, lay = layout_of(_half.widen(p), ax)
+        if q is not None:
+            q, qlay = layout_of(_half.widen(q), ax)
+            qs = qlay.strides
     if out.size and lay.C:
         raise_status(_kernels.info(p, lay.shape, lay.strides, q, qs, out, scale, nthreads),
                      arrays, axis=ax)
@@ -120,7 +127,8 @@ def entropy(p, axis=-1, *, base=None, normalize=None, num_threads=None):
     >>> float(fastxent.entropy([0.5, 0.5], base=2))
     1.0
     """
-    a = as_float_array(p, "p")
+    # halves are read as stored where Python does no arithmetic on them
+    a = as_float_array(p, "p", keep_half=normalize is False)
     ax = normalize_axis(axis, a.ndim)
     norm = _check_normalize(normalize)
     arrays = (("p", a),)
@@ -164,11 +172,14 @@ def kl_divergence(p, q, axis=-1, *, base=None, normalize=None, num_threads=None)
     >>> round(float(fastxent.kl_divergence([0.5, 0.5], [0.25, 0.75], base=2)), 4)
     0.2075
     """
-    a = as_float_array(p, "p")
-    b = as_float_array(q, "q")
-    dt = np.result_type(a.dtype, b.dtype)
-    a = as_float_array(a, "p", dt)
-    b = as_float_array(b, "q", dt)
+    keep = normalize is False   # as entropy
+    a = as_float_array(p, "p", keep_half=keep)
+    b = as_float_array(q, "q", keep_half=keep)
+    if not (a.dtype == b.dtype and _half.half_kind(a.dtype)):
+        a, b = _half.shown(a), _half.shown(b)   # one storage dtype: halves of one kind only
+        dt = np.result_type(a.dtype, b.dtype)
+        a = as_float_array(a, "p", dt)
+        b = as_float_array(b, "q", dt)
     try:
         shape = np.broadcast_shapes(a.shape, b.shape)
     except ValueError:

@@ -74,7 +74,16 @@ cdef inline const void *_ptr(object a):
 
 
 cdef inline int _dtype_code(cnp.ndarray a):
-    return 0 if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT32 else 1
+    """enum fx_dtype of an input: float32, float64, float16, or bfloat16 (the
+    Python layer's 2-byte tag _half.BF16, the only other dtype it passes)."""
+    cdef int t = cnp.PyArray_TYPE(a)
+    if t == cnp.NPY_FLOAT32:
+        return 0
+    if t == cnp.NPY_FLOAT64:
+        return 1
+    if t == cnp.NPY_FLOAT16:
+        return 2
+    return 3
 
 
 cdef inline fx_view _view(object a, triple s):

@@ -7,7 +7,8 @@ import warnings
 import numpy as np
 
 from . import _kernels
-from ._arrays import INT64, as_float_array
+from . import _half
+from ._arrays import INT64, as_array, as_float_array, compute_dtype
 from ._outputs import raise_status
 from ._threads import resolve as _resolve_threads
 
@@ -114,8 +115,10 @@ def log_loss(y_true, y_proba=None, *, normalize=True, sample_weight=None, labels
         y_proba = y_pred
     if y_proba is None:
         raise ValueError("y_proba: expected an array of probabilities, got None")
-    src = np.asarray(y_proba)
-    eps = float(np.finfo(np.float16).eps) if src.dtype == np.float16 else None
+    src = as_array(y_proba, "y_proba")
+    # clipped at the eps of the input's own dtype (scikit-learn's
+    # np.finfo(y_proba.dtype).eps), halves included
+    eps = _HALF_EPS.get(_half.half_kind(src.dtype))
     truth = np.asarray(y_true)
     if truth.ndim == 2 and truth.shape[1] == 1:
         truth = truth[:, 0]                  # a column of labels
@@ -166,14 +169,17 @@ def _multilabel(truth, src, eps, sample_weight, normalize, labels):
     return float(np.average(loss, weights=sw) if normalize else np.dot(loss, sw))
 
 
+_HALF_EPS = {"float16": float(np.finfo(np.float16).eps), "bfloat16": 2.0 ** -7}
+
+
 def _log_loss(y_true, y_prob, sample_weight, normalize, labels, num_threads, eps):
-    prob = as_float_array(y_prob, "y_proba")
+    prob = as_float_array(y_prob, "y_proba", keep_half=True)
     if prob.ndim not in (1, 2):
         raise ValueError(f"y_proba: expected 1-D or 2-D, got {prob.ndim}-D")
     n = prob.shape[0]
     if n == 0:
         raise ValueError("y_proba: has 0 samples; at least one is required")
-    dt = prob.dtype
+    dt = compute_dtype(prob.dtype)
     eps = float(np.finfo(dt).eps) if eps is None else eps
     nthreads = _resolve_threads(num_threads)
 

@@ -35,24 +35,26 @@ def check_out(out, shape, dtype, inputs=(), name="grad_out", aligned=True) -> np
     return out
 
 
-def strided_buffer(out, like: np.ndarray, axis: int):
+def strided_buffer(out, like: np.ndarray, axis: int, dtype=None):
     """(buffer, Layout) for an (outer, C, inner) output: `out` itself (or a
-    new array in `like`'s memory order) when a kernel can walk it, else a
-    C-ordered temporary that deliver() copies back."""
-    buf = out if out is not None else np.empty_like(like)
+    new array in `like`'s memory order, of `dtype`, default like's) when a
+    kernel can walk it, else a C-ordered temporary that deliver() copies
+    back."""
+    dtype = like.dtype if dtype is None else dtype
+    buf = out if out is not None else np.empty_like(like, dtype=dtype)
     lay = as_outer_class_inner(buf, axis) if buf.flags.aligned else None
     if lay is None:
-        buf = np.empty(like.shape, dtype=like.dtype)
+        buf = np.empty(like.shape, dtype=dtype)
         lay = as_outer_class_inner(buf, axis)
     return buf, lay
 
 
-def contiguous_buffer(out, like: np.ndarray) -> np.ndarray:
+def contiguous_buffer(out, like: np.ndarray, dtype=None) -> np.ndarray:
     """`out` if C-contiguous and aligned, else a C-ordered array of
-    `like`'s shape."""
+    `like`'s shape (and of `dtype`, default like's)."""
     if out is not None and out.flags.c_contiguous and out.flags.aligned:
         return out
-    return np.empty(like.shape, dtype=like.dtype)
+    return np.empty(like.shape, dtype=like.dtype if dtype is None else dtype)
 
 
 def deliver(buf: np.ndarray, out):

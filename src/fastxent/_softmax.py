@@ -8,7 +8,8 @@ import numpy as np
 from . import _kernels
 from ._threads import resolve as _resolve_threads
 from ._args import normalize_axes
-from ._arrays import F32, F64, as_float_array, layout_of
+from . import _half
+from ._arrays import F32, F64, as_float_array, compute_dtype, layout_of
 from ._outputs import check_out, deliver, raise_status, strided_buffer
 
 _LOGSUMEXP, _LOG_SOFTMAX, _SOFTMAX = 1, 2, 3   # enum fx_softmax_op
@@ -27,7 +28,7 @@ def _check_dtype(dtype):
 
 
 def _prepare(x, axis, num_threads, dtype=None):
-    a = as_float_array(x, "x", _check_dtype(dtype))
+    a = as_float_array(x, "x", _check_dtype(dtype), keep_half=True)
     axes = normalize_axes(axis, a.ndim)
     nthreads = _resolve_threads(num_threads)
     return a, axes, nthreads
@@ -44,24 +45,35 @@ def _merged(a, axes):
 
 def _normalise(x, axis, out, num_threads, op, dtype):
     a, axes, nthreads = _prepare(x, axis, num_threads, dtype)
+    dt = compute_dtype(a.dtype)
+    half_out = None
+    if dt is not a.dtype:   # a half out= of the input's dtype gets the result rounded once
+        out, half_out = _half.check_half_out(out, a.dtype, "out")
+        if half_out is not None:
+            check_out(half_out, a.shape, half_out.dtype, name="out", aligned=False)
     if out is not None:   # a misaligned out is filled through a temporary
-        check_out(out, a.shape, a.dtype, name="out", aligned=False)
+        check_out(out, a.shape, dt, name="out", aligned=False)
     if len(axes) != 1:    # None, a tuple or 0-d: one merged class axis
         merged, moved_shape = _merged(a, axes)
         res = _along(merged, merged.ndim - 1, None, nthreads, op)
         k = len(axes)
         res = np.moveaxis(res.reshape(moved_shape), tuple(range(a.ndim - k, a.ndim)), axes)
-        return deliver(res, out)
-    return _along(a, axes[0], out, nthreads, op)
+    else:
+        res = _along(a, axes[0], out, nthreads, op)
+    if half_out is not None:
+        return _half.round_into(half_out, res)
+    return deliver(res, out)
 
 
 def _along(a, ax, out, nthreads, op):
-    buf, olay = strided_buffer(out, a, ax)
+    buf, olay = strided_buffer(out, a, ax, compute_dtype(a.dtype))
     if np.may_share_memory(buf, a) and not (
             buf.__array_interface__["data"][0] == a.__array_interface__["data"][0]
             and buf.strides == a.strides):
         a = a.copy()  # partial overlap: read from a copy (exact aliasing is fine)
     a, lay = layout_of(a, ax)
+    if a.dtype is not buf.dtype and (lay.s_class != 1 or olay.s_class != 1):
+        a, lay = layout_of(_half.widen(a), ax)   # unit class strides only, as _xent
     if a.size:
         status = _kernels.softmax(a, lay.shape, lay.strides, None, buf, olay.strides, op,
                                   nthreads)
@@ -80,8 +92,9 @@ def log_softmax(x, axis=-1, *, out=None, dtype=None, num_threads=None):
         The axes normalised together (None: the whole array; a 0-d `x` has
         one implicit axis). The default is torch's; SciPy's is None.
     out : ndarray, optional
-        Receives the result (shape of `x`, compute dtype) and is returned;
-        ``out=x`` works in place.
+        Receives the result (shape of `x`, compute dtype; for half `x` also
+        its own half dtype, rounded once) and is returned; ``out=x`` works in
+        place.
     dtype : float32 or float64, optional
         `x` is cast to it and the result computed and returned in it (as
         torch's ``dtype=``; float16 is not accepted).
@@ -144,7 +157,9 @@ def _lse_kernel(a, axes, nthreads):
     a, _ = _merged(a, axes)
     ax = a.ndim - 1
     a, lay = layout_of(a, ax)
-    res = np.empty(a.shape[:ax], dtype=a.dtype)
+    res = np.empty(a.shape[:ax], dtype=compute_dtype(a.dtype))
+    if res.dtype is not a.dtype and lay.s_class != 1:
+        a, lay = layout_of(_half.widen(a), ax)   # unit class strides only, as _xent
     if lay.C == 0:
         res.fill(-np.inf)       # the sum of no exps is 0
     elif res.size:
@@ -160,6 +175,8 @@ def _lse_weighted(a, b, axes, nthreads):
     kernel: logsumexp of a + log|b| over the positive and the negative
     weights, then log|exp(p) - exp(n)| = max + log1p(-exp(-|p - n|))."""
     bb = as_float_array(b, "b")
+    if a.dtype.itemsize == 2:
+        a = _half.widen(a)
     try:
         a, bb = np.broadcast_arrays(a, bb)
     except ValueError:

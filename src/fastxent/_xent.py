@@ -8,7 +8,9 @@ import numpy as np
 from . import _kernels
 from ._args import (REDUCTIONS, check_fraction, check_int, check_reduction, kernel_labels,
                     normalize_axis)
-from ._arrays import F32, F64, INT64, NO_STRIDES, as_array, as_float_array, layout_of
+from . import _half
+from ._arrays import (F32, F64, INT64, NO_STRIDES, as_array, as_float_array, compute_dtype,
+                      layout_of, same_storage)
 from ._outputs import check_out, deliver, finish, raise_status, strided_buffer
 from ._threads import resolve as _resolve_threads
 
@@ -26,9 +28,11 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
 
     Parameters
     ----------
-    logits : array_like, float16/float32/float64
-        Unnormalised scores with the classes along `axis`. float16 is computed
-        in float32; integers are computed in float64.
+    logits : array_like, float16/bfloat16/float32/float64
+        Unnormalised scores with the classes along `axis`. float16 and
+        bfloat16 (``ml_dtypes.bfloat16`` arrays, torch tensors) are read as
+        stored and computed in float32, with the bits of the float32 call on
+        the widened input; integers are computed in float64.
     target : array_like
         Either integer class indices of ``logits.shape`` without `axis` (any
         integer dtype), or floating class probabilities of ``logits.shape``
@@ -60,7 +64,9 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
         PyTorch).
     grad_out : ndarray, optional
         Preallocated array of ``logits.shape`` and the compute dtype that
-        receives the gradient (implies `return_grad`).
+        receives the gradient (implies `return_grad`); for half logits also
+        one of their own half dtype, which receives it rounded once (round
+        to nearest even).
 
     Returns
     -------
@@ -110,7 +116,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
                              C=logits.shape[1], ignore_index=ignore_index)
             return r
     x, ax = _logits(logits, axis)
-    shape, dt = x.shape, x.dtype
+    shape, dt = x.shape, compute_dtype(x.dtype)
     C = shape[ax]
     red = reduction if reduction in REDUCTIONS else check_reduction(reduction)
     eps = 0.0 if (type(label_smoothing) in (float, int) and label_smoothing == 0) \
@@ -120,11 +126,26 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     t, soft = _target(target, shape, ax, ignore, ignore_index)
     w = None if weight is None else _weight(weight, C, dt)
     want_grad = bool(return_grad) or grad_out is not None
-    x, xshape, xs = _logits_view(x, ax)
+    half_out = None
+    if dt is not x.dtype:
+        grad_out, half_out = _half.check_half_out(grad_out, x.dtype, "grad_out")
+        if half_out is not None:
+            check_out(half_out, shape, half_out.dtype,
+                      (("logits", logits), ("target", target), ("weight", weight)),
+                      aligned=False)
     if soft:
-        y, ylay = layout_of(as_float_array(t, "target", dt), ax)
+        y, x = same_storage(t, x, dt)
+        y, ylay = layout_of(y, ax)
         ys, labels = ylay.strides, None
-    else:
+    x, xshape, xs = _logits_view(x, ax)
+    if dt is not x.dtype and (xs[1] != 1 or (soft and ys[1] != 1)):
+        # the half kernels read unit class strides only (fx_rows_tmpl.h):
+        # other layouts are computed from float32 copies, with the same bits
+        x, xshape, xs = _logits_view(_half.widen(x), ax)
+        if soft:
+            y, ylay = layout_of(_half.widen(y), ax)
+            ys = ylay.strides
+    if not soft:
         y, ys = None, NO_STRIDES
         if ignore == -100 and t.dtype is INT64 and t.flags.c_contiguous and t.flags.aligned:
             labels = t   # the common case, without a call
@@ -138,11 +159,11 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
             check_out(grad_out, shape, dt,
                       (("logits", logits), ("target", target), ("weight", weight)),
                       aligned=False)
-        grad, glay = strided_buffer(grad_out, x, ax)
+        grad, glay = strided_buffer(grad_out, x, ax, dt)
         # the kernel is chosen by the class strides: a gradient whose class
         # stride is not 1 where the inputs' is would change the loss's bits
         if glay.s_class != 1 and xs[1] == 1 and (y is None or ys[1] == 1):
-            grad, glay = layout_of(np.empty_like(x), ax)   # copied at the end
+            grad, glay = layout_of(np.empty_like(x, dtype=dt), ax)   # copied at the end
         gs = glay.strides
     status, total, denom = _kernels.xent(x, xshape, xs, y, ys, labels, ignore, w, eps,
                                          loss_out, grad, gs, red == "mean", nthreads)
@@ -157,6 +178,8 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
         # rows of total weight 0: 0/0
         all_ignored = labels is not None and bool(np.all(labels == ignore))
         grad.fill(0.0 if all_ignored else np.nan)
+    if half_out is not None:
+        return loss, _half.round_into(half_out, grad)
     return loss, deliver(grad, grad_out)
 
 
@@ -166,7 +189,7 @@ def _logits(logits, axis):
     x = logits
     if type(x) is not np.ndarray or not (x.dtype is F32 or x.dtype is F64) \
             or not x.flags.aligned:
-        x = as_float_array(logits, "logits")
+        x = as_float_array(logits, "logits", keep_half=True)
     ndim = x.ndim
     if ndim == 0:
         raise ValueError("logits: expected at least 1 dimension (the class axis), got a scalar")
@@ -196,7 +219,7 @@ def _target(target, shape, ax, ignore, ignore_index):
     """(target as an array, soft): class indices of the logits' shape without
     `ax`, or probabilities of the logits' shape."""
     t = target if type(target) is np.ndarray else as_array(target, "target")
-    kind = t.dtype.kind
+    kind = "f" if _half.half_kind(t.dtype) is not None else t.dtype.kind
     if kind in "iu":
         row_shape = shape[:ax] + shape[ax + 1:]
         if t.shape != row_shape:

@@ -53,11 +53,15 @@ class Case:
     def elements(self) -> int:
         return int(np.prod(self.shape))
 
+    storage: str = ""            # the inputs' dtype where it is not `dtype` (halves)
+
     @property
     def missing(self) -> Optional[str]:
         """Why the case cannot run in this fastxent, or None if it can."""
         if getattr(fastxent, self.func, None) is None:
             return f"fastxent.{self.func} does not exist yet"
+        if self.storage == "bfloat16" and _bfloat16() is None:
+            return "bfloat16 inputs need ml_dtypes (pip install ml_dtypes)"
         return None
 
     def impl(self, name: str) -> Optional[Impl]:
@@ -94,12 +98,32 @@ def _signature(keys, kw) -> str:
 
 
 def torch_impl(call: str, make: Callable[[Any, Mapping[str, Any]], Callable[[], Any]]) -> Impl:
-    """`make(torch, tensors)` returns the call; tensors share the NumPy data."""
+    """`make(torch, tensors)` returns the call; tensors share the NumPy data
+    (bfloat16 arrays become bfloat16 tensors of the same memory)."""
     def build(d, threads):
         import torch
-        tensors = {k: torch.from_numpy(v) for k, v in d.items()}
+        tensors = {k: _tensor(torch, v) for k, v in d.items()}
         return make(torch, tensors)
     return Impl("torch", True, build, call)
+
+
+def _tensor(torch, a: np.ndarray):
+    if a.dtype.kind == "V" and a.dtype.name == "bfloat16":
+        return torch.from_numpy(a.view(np.int16)).view(torch.bfloat16)
+    return torch.from_numpy(a)
+
+
+def _bfloat16():
+    """ml_dtypes' bfloat16 dtype, or None without ml_dtypes (a bench extra)."""
+    try:
+        import ml_dtypes
+    except ImportError:
+        return None
+    return np.dtype(ml_dtypes.bfloat16)
+
+
+def _np_dtype(name: str) -> np.dtype:
+    return _bfloat16() if name == "bfloat16" else np.dtype(name)
 
 
 def scipy_impl(call: str,
@@ -157,7 +181,7 @@ def logits(D: DataCache, shape, dtype: str = "float32") -> np.ndarray:
               lambda rng: rng.standard_normal(shape, dtype=np.float32) * np.float32(2))
     if dtype == "float32":
         return x
-    return D.get(f"logits{shape}{dtype}", lambda rng: x.astype(dtype))
+    return D.get(f"logits{shape}{dtype}", lambda rng: x.astype(_np_dtype(dtype)))
 
 
 def labels(D: DataCache, n: int, n_classes: int) -> np.ndarray:
@@ -171,7 +195,7 @@ def probabilities(D: DataCache, shape, dtype: str = "float32", which: int = 0) -
         z = rng.standard_normal(shape) * 2.0
         p = np.exp(z - z.max(axis=-1, keepdims=True))
         p /= p.sum(axis=-1, keepdims=True)
-        return p.astype(dtype)
+        return p.astype(_np_dtype(dtype))
     return D.get(f"probs{shape}{dtype}#{which}", make)
 
 
@@ -187,6 +211,9 @@ def binary_data(D: DataCache, shape) -> Dict[str, np.ndarray]:
 
 def xent_case(n: int, c: int, dtype: str = "float32", *, quick=False, soft=False,
               label_smoothing: float = 0.0, grad=False) -> Case:
+    """Cross-entropy at (n, c); `dtype` is the logits' (float16 and
+    bfloat16 are read as stored and computed in float32: their floor is
+    the half-width read)."""
     kw: Dict[str, Any] = {}
     if label_smoothing:
         kw["label_smoothing"] = label_smoothing
@@ -197,7 +224,8 @@ def xent_case(n: int, c: int, dtype: str = "float32", *, quick=False, soft=False
         tag += f"-ls{label_smoothing:g}"
     if grad:
         tag += "-grad"
-    itemsize = np.dtype(dtype).itemsize
+    half = dtype in ("float16", "bfloat16")
+    itemsize = 2 if half else np.dtype(dtype).itemsize
 
     def make(D):
         d = {"x": logits(D, (n, c), dtype)}
@@ -206,7 +234,7 @@ def xent_case(n: int, c: int, dtype: str = "float32", *, quick=False, soft=False
 
     nbytes = n * c * itemsize + (n * c * itemsize if soft else n * 8)
     if grad:
-        nbytes += n * c * itemsize  # the gradient written
+        nbytes += n * c * (4 if half else itemsize)  # the gradient written (float32 for halves)
         impls = (fastxent_impl("cross_entropy", "x", "t", return_grad=True, **kw),
                  reference_impl("cross_entropy", "x", "t", return_grad=True, **kw),
                  torch_impl("torch.nn.functional.cross_entropy(x, t).backward()",
@@ -214,15 +242,25 @@ def xent_case(n: int, c: int, dtype: str = "float32", *, quick=False, soft=False
     else:
         impls = (fastxent_impl("cross_entropy", "x", "t", **kw),
                  reference_impl("cross_entropy", "x", "t", **kw),
-                 torch_impl(f"torch.nn.functional.cross_entropy({_signature(('x', 't'), kw)})",
-                            lambda torch, T: (lambda: torch.nn.functional.cross_entropy(
-                                T["x"], T["t"], **kw))))
+                 torch_impl(f"torch.nn.functional.cross_entropy({_signature(('x', 't'), kw)})"
+                            + (".float()" if half else ""),
+                            lambda torch, T: _torch_xent(torch, T, kw, half)))
     opts = ", ".join(filter(None, [
         "soft targets" if soft else "index targets",
         f"label_smoothing={label_smoothing:g}" if label_smoothing else "",
-        "return_grad=True" if grad else ""]))
-    return Case(f"{tag}-{_short(dtype)}-{n}x{c}", "cross_entropy", (n, c), dtype, make,
-                impls, {"exp": n * c}, nbytes, quick, opts)
+        "return_grad=True" if grad else "", f"{dtype} logits" if half else ""]))
+    return Case(f"{tag}-{_short(dtype)}-{n}x{c}", "cross_entropy", (n, c),
+                "float32" if half else dtype, make, impls, {"exp": n * c}, nbytes, quick, opts,
+                dtype if half else "")
+
+
+def _torch_xent(torch, T, kw, half: bool) -> Callable[[], Any]:
+    """torch's loss on the case's tensors; of half tensors (computed by torch
+    in their dtype) as float32, which NumPy can hold (bfloat16 it cannot)."""
+    F = torch.nn.functional
+    if half:
+        return lambda: F.cross_entropy(T["x"], T["t"], **kw).float()
+    return lambda: F.cross_entropy(T["x"], T["t"], **kw)
 
 
 def _torch_xent_backward(torch, T, kw) -> Callable[[], Any]:
@@ -238,7 +276,7 @@ def _torch_xent_backward(torch, T, kw) -> Callable[[], Any]:
 
 
 def _short(dtype: str) -> str:
-    return {"float32": "f32", "float64": "f64"}[dtype]
+    return {"float32": "f32", "float64": "f64", "float16": "f16", "bfloat16": "bf16"}[dtype]
 
 
 def rowwise_case(func: str, n: int, c: int, *, quick=False) -> Case:
@@ -451,7 +489,11 @@ def standard_cases() -> List[Case]:
         xent_case(65536, 100),
         xent_case(512, 32000),
         xent_case(256, 128000),
+        xent_case(256, 128000, "bfloat16"),
+        xent_case(256, 128000, "float16"),
         xent_case(8192, 1000, quick=True),
+        xent_case(8192, 1000, "bfloat16"),
+        xent_case(8192, 1000, "float16"),
         xent_case(8192, 1000, "float64"),
         xent_case(8192, 1000, label_smoothing=0.1),
         xent_case(8192, 1000, grad=True, quick=True),

@@ -21,8 +21,10 @@ def float_input(x, name):
     The result dtype is float32 for float16 and float32 input, float64 for
     float64, wider floats, integers, booleans and objects holding numbers.
     """
-    a = np.asarray(x)
+    a = as_numpy(x)
     kind = a.dtype.kind
+    if is_bfloat16(a.dtype):
+        return bfloat16_to_float64(a), np.dtype(np.float32)
     if kind == "f":
         result = np.dtype(np.float64) if a.dtype.itemsize >= 8 else np.dtype(np.float32)
     elif kind in "biu":
@@ -37,6 +39,39 @@ def float_input(x, name):
     else:
         raise ValueError(f"{name}: expected a real numeric array, got dtype {a.dtype}")
     return a.astype(np.float64, copy=False), result
+
+
+def is_bfloat16(dt):
+    """ml_dtypes' bfloat16 (by name and size, without importing ml_dtypes) or
+    fastxent's internal 2-byte tag of it."""
+    return dt.itemsize == 2 and dt.kind == "V" and (
+        dt.name == "bfloat16" or (dt.names is not None and dt.names == ("bfloat16",)))
+
+
+def bfloat16_to_float64(a):
+    """The values of a bfloat16 array: its bits are the top half of a float32."""
+    return (a.view(np.uint16).astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+
+
+def as_numpy(x):
+    """np.asarray(x); a torch tensor through .numpy() (bfloat16 as the float32
+    of its values, which NumPy cannot hold)."""
+    mod = type(x).__module__
+    if mod == "torch" or mod.startswith("torch."):
+        import torch
+        if isinstance(x, torch.Tensor):
+            t = x.detach().cpu()
+            if t.dtype == torch.bfloat16:
+                return bfloat16_tensor_bits(t)
+            return t.numpy()
+    return np.asarray(x)
+
+
+def bfloat16_tensor_bits(t):
+    """A torch bfloat16 tensor as a NumPy array of a 2-byte tag dtype named
+    'bfloat16' (so float_input widens it)."""
+    import torch
+    return t.view(torch.int16).numpy().view(np.dtype([("bfloat16", np.uint16)]))
 
 
 def broadcast_weight(x, name, shape):

@@ -5,6 +5,7 @@ import numpy as np
 from ._common import (
     broadcast_weight,
     check_fraction,
+    as_numpy,
     check_grad_out,
     check_num_threads,
     check_reduction,
@@ -39,7 +40,7 @@ def _inputs(first, target, first_name, reduction, num_threads):
     check_reduction(reduction)
     check_num_threads(num_threads)
     x, dtype = float_input(first, first_name)
-    t = np.asarray(target)
+    t = as_numpy(target)
     if t.shape != x.shape:
         raise ValueError(f"target: expected the {first_name}' shape {x.shape}, got {t.shape}")
     y, _ = float_input(t, "target")

@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from fastxent._eval_result import EvalResult, finish, frozen_per_row
+from ._common import as_numpy, bfloat16_to_float64, is_bfloat16
 
 _TIES = ("first", "last")
 _NONFINITE = ("propagate", "skip", "raise")
@@ -91,7 +92,9 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, topk=(1, 5), n_bins=
     (True, 0.25)
     """
     topk, n_bins = _check_options(topk, n_bins, ties, nonfinite)
-    x = np.asarray(logits)
+    x = as_numpy(logits)
+    if is_bfloat16(x.dtype):
+        x = bfloat16_to_float64(x)
     if x.ndim == 0:
         raise ValueError("logits: expected at least 1 dimension (the class axis), got a scalar")
     ax = axis % x.ndim

@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 
-from ._common import check_num_threads, float_input
+from ._common import as_numpy, check_num_threads, float_input, is_bfloat16
 
 
 def _check_prob(prob):
@@ -110,7 +110,9 @@ def log_loss(y_true, y_proba=None, *, normalize=True, sample_weight=None, labels
     prob, dtype = float_input(y_proba, "y_proba")
     _check_prob(prob)
     n = prob.shape[0]
-    eps = float(np.finfo(np.float16 if np.asarray(y_proba).dtype == np.float16 else dtype).eps)
+    src_dtype = as_numpy(y_proba).dtype
+    eps = (2.0 ** -7 if is_bfloat16(src_dtype)   # bfloat16's eps: 7 fraction bits
+           else float(np.finfo(np.float16 if src_dtype == np.float16 else dtype).eps))
     check_num_threads(num_threads)
     truth = np.asarray(y_true)
     if truth.ndim == 2 and truth.shape[1] == 1:

@@ -2,6 +2,8 @@
 import numpy as np
 
 from ._common import (
+    as_numpy,
+    bfloat16_to_float64,
     check_fraction,
     check_grad_out,
     check_int,
@@ -10,6 +12,7 @@ from ._common import (
     finish_grad,
     first_position,
     float_input,
+    is_bfloat16,
     mul0,
     normalize_axis,
     reduce,
@@ -113,7 +116,9 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     logits_shape = z.shape
     z = np.moveaxis(z, axis, -1)
     row_shape = z.shape[:-1]
-    t = np.asarray(target)
+    t = as_numpy(target)
+    if is_bfloat16(t.dtype):
+        t = bfloat16_to_float64(t).astype(np.float32)
     if t.dtype.kind in "iu":
         if t.shape != row_shape:
             raise ValueError(
