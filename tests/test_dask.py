@@ -338,7 +338,12 @@ def test_tasks_use_the_workers_threads(client):
     try:
         with dask.config.set(scheduler="sync"):
             assert dask.delayed(_budget)().compute() == (2, 2)
-        assert dask.delayed(_budget)().compute(scheduler="sync") == (2, 2)
+        from fastxent.dask._graph import task_threads
+        fastxent.set_num_threads(4)
+        with task_threads(None) as a, task_threads(None) as b, task_threads(3) as c:
+            assert (a, b, c) == (4, 2, 3)   # a second task at once gets half; given: kept
+        with task_threads(None) as a:
+            assert a == 4
     finally:
         fastxent.set_num_threads(None)
 

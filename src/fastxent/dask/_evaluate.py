@@ -50,11 +50,31 @@ def _runs(s, start, row_shape):
     return runs, [(int(runs[r, 0] + j - begins[r]), int(ids[j]), int(ids[j - 1]))]
 
 
+def _compact(runs, bad):
+    """Runs that follow each other joined into one (a decrease where they
+    meet goes to `bad`): a merged subtree of adjacent blocks keeps one run."""
+    if runs is None or len(runs) < 2:
+        return runs, bad
+    runs = runs[np.argsort(runs[:, 0], kind="stable")]
+    out, bad = [runs[0].copy()], list(bad)
+    for r in runs[1:]:
+        last = out[-1]
+        if r[0] != last[0] + last[1]:
+            out.append(r.copy())
+            continue
+        if r[2] < last[3]:
+            bad.append((int(r[0]), int(r[2]), int(last[3])))
+        last[1] += r[1]
+        last[3] = r[3]
+    return np.array(out), bad
+
+
 def _merge_states(*parts) -> dict:
     runs = [p["runs"] for p in parts if p["runs"] is not None]
-    out: dict = {"state": None, "runs": np.concatenate(runs) if runs else None,
-           "bad": [b for p in parts for b in p["bad"]]}
-    if not out["bad"] and all(p["state"] is not None for p in parts):
+    runs, bad = _compact(np.concatenate(runs) if runs else None,
+                         [b for p in parts for b in p["bad"]])
+    out: dict = {"state": None, "runs": runs, "bad": bad}
+    if not bad and all(p["state"] is not None for p in parts):
         ev = Evaluator.from_state_dict(parts[0]["state"], num_threads=1)
         for p in parts[1:]:
             ev.merge(Evaluator.from_state_dict(p["state"], num_threads=1))
@@ -64,17 +84,12 @@ def _merge_states(*parts) -> dict:
 
 def _first_decrease(part):
     """The message of the first decrease of the ids in C order, or None."""
-    bad = list(part["bad"])
-    runs = part["runs"]
-    if runs is not None and len(runs) > 1:
-        runs = runs[np.argsort(runs[:, 0], kind="stable")]
-        j = np.flatnonzero(runs[1:, 2] < runs[:-1, 3])
-        if j.size:
-            bad.append((int(runs[j[0] + 1, 0]), int(runs[j[0] + 1, 2]), int(runs[j[0], 3])))
+    _, bad = _compact(part["runs"], part["bad"])
     if not bad:
         return None
     pos, got, before = min(bad)
-    return f"segment_ids: expected non-decreasing ids, got {got} after {before} at flat position {pos}"
+    return (f"segment_ids: expected non-decreasing ids, got {got} after {before} at flat "
+            f"position {pos}")
 
 
 def evaluate(logits, labels, *, axis=-1, ignore_index=-100, topk=(1, 5), n_bins=15,
@@ -159,8 +174,10 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, topk=(1, 5), n_bins=
     for a, ind in ((w, rows), (s, rows), (r, full)):
         args += [a, ind if a is not None else None]
     args += row_starts(x, ax)
-    states = da.blockwise(_block_state, rows, *args, dtype=object, concatenate=True,
-                          align_arrays=False, meta=np.empty((0,) * len(rows), object),
+    # output index `full` (the class axis is one chunk): with a contraction
+    # Dask would not fuse the loading of each block (from_npy) into its state
+    states = da.blockwise(_block_state, full, *args, dtype=object, align_arrays=False,
+                          meta=np.empty((0,) * x.ndim, object),
                           num_classes=x.shape[ax], options=options, num_threads=num_threads,
                           row_shape=t.shape)
     parts = block_delayed(states)

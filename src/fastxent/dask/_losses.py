@@ -23,8 +23,8 @@ from .._outputs import finish
 from .._softmax import log_softmax as _log_softmax_np, logsumexp as _lse_np, softmax as _softmax_np
 from .._xent import cross_entropy as _xent_np
 from ._graph import (as_dask, block_delayed, check_split_every, class_axis, first_of,
-                     globalise, indices, kernel_dtype, merge_sums, row_starts, rows_like, task_threads,
-                     tree)
+                     globalise, indices, kernel_dtype, merge_sums, row_starts, rows_like,
+                     task_threads, tree)
 
 
 def _sums(losses: np.ndarray, denom_values: np.ndarray) -> np.ndarray:
@@ -61,7 +61,7 @@ def _xent_block(x, t, start, *, ax, soft, weight, ignore_index, label_smoothing,
             raise globalise(e, first_of(start), x.shape[:ax] + x.shape[ax + 1:],
                             row_shape) from None
     if not sums:
-        return losses
+        return np.expand_dims(losses, ax)   # the class axis kept, of length 1
     if soft:
         denom = np.array([float(losses.size)])
     else:
@@ -128,13 +128,17 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     probe = np.zeros((1, x.shape[ax]), x.dtype)   # the options checked now, as in memory
     _xent_np(probe, probe.astype(tt.dtype) if soft else np.zeros(1, np.int64), weight=w,
              ignore_index=ignore_index, label_smoothing=label_smoothing)
-    out = da.blockwise(_xent_block, rows, x, full, tt, full if soft else rows,
+    # the output keeps the class axis (one chunk of length 1): a contraction
+    # would stop Dask from fusing the loading of each block (from_npy) into it
+    out = da.blockwise(_xent_block, full, x, full, tt, full if soft else rows,
                        *row_starts(x, ax), row_shape=x.shape[:ax] + x.shape[ax + 1:],
-                       align_arrays=False,
-                       dtype=dt if red == "none" else object, concatenate=True,
-                       meta=np.empty((0,) * len(rows), dt if red == "none" else object),
+                       align_arrays=False, adjust_chunks={full[ax]: 1},
+                       dtype=dt if red == "none" else object,
+                       meta=np.empty((0,) * x.ndim, dt if red == "none" else object),
                        sums=red != "none", **kw)
-    return out if red == "none" else _reduce(out, red, dt, split_every, "fastxent-xent")
+    if red == "none":
+        return da.squeeze(out, axis=ax)
+    return _reduce(out, red, dt, split_every, "fastxent-xent")
 
 
 # ------------------------------------------------------------ BCE
@@ -191,20 +195,21 @@ def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=
 
 
 # ------------------------------------------------------------ row functions
-def _row_block(x, *, fn, ax, num_threads, **kw):
+def _row_block(x, *, fn, ax, num_threads, drop, **kw):
     with task_threads(num_threads) as n:
-        return fn(x, axis=ax, num_threads=n, **kw)
+        out = fn(x, axis=ax, num_threads=n, **kw)
+    return np.expand_dims(out, ax) if drop else out
 
 
 def _rows(fn, x, axis, num_threads, drop: bool, name: str, **kw):
     x, ax = class_axis(as_dask(x, "x"), axis, "x")
     dt = kernel_dtype(x.dtype)
-    full, rows = indices(x.ndim, ax)
-    out_ind = rows if drop else full
-    return da.blockwise(_row_block, out_ind, x, full, dtype=dt, concatenate=True,
-                        meta=np.empty((0,) * len(out_ind), dt), fn=fn, ax=ax,
-                        num_threads=num_threads, name=f"{name}-{tokenize(x.name, ax, kw)}",
-                        **kw)
+    full, _ = indices(x.ndim, ax)
+    out = da.blockwise(_row_block, full, x, full, dtype=dt, meta=np.empty((0,) * x.ndim, dt),
+                       adjust_chunks={full[ax]: 1} if drop else None, fn=fn, ax=ax, drop=drop,
+                       num_threads=num_threads, name=f"{name}-{tokenize(x.name, ax, kw)}",
+                       **kw)
+    return da.squeeze(out, axis=ax) if drop else out   # kept as length 1: see cross_entropy
 
 
 def log_softmax(x, axis=-1, *, num_threads=None):
@@ -213,7 +218,8 @@ def log_softmax(x, axis=-1, *, num_threads=None):
     Examples
     --------
     >>> import dask.array as da, fastxent.dask
-    >>> float(fastxent.dask.log_softmax(da.zeros((4, 2), chunks=2)).compute()[0, 0])  # doctest: +ELLIPSIS
+    >>> y = fastxent.dask.log_softmax(da.zeros((4, 2), chunks=2))
+    >>> float(y.compute()[0, 0])  # doctest: +ELLIPSIS
     -0.693...
     """
     return _rows(_log_softmax_np, x, axis, num_threads, False, "fastxent-log_softmax")
