@@ -40,14 +40,19 @@ static inline __attribute__((always_inline)) double FX_FN(bce_logits_chunk)(
         const FX_T sp_neg = (xv < 0 ? -xv : (FX_T)0) + lp;  /* sp(-x) */
         const FX_T c1 = (FX_T)1 - yv;
         const FX_T c2 = has_pw ? pw[j] * yv : yv;
+        /* the coefficient pw * y is zero when a factor is: in FX_T it may
+         * underflow to 0 (y = 1e-45) against sp(-x) = inf, so the loss
+         * takes y sp(-x) first, then pw */
+        const int z2 = has_pw ? (yv == 0) | (pw[j] == 0) : yv == 0;
         if (want_l) {
             double l = (c1 == 0 ? 0.0 : (double)c1 * (double)sp_pos)
-                       + (c2 == 0 ? 0.0 : (double)c2 * (double)sp_neg);
+                       + (z2 ? 0.0 : (double)yv * (double)sp_neg * (has_pw ? (double)pw[j] : 1.0));
             if (has_w) l = w[j] == 0 ? 0.0 : (double)w[j] * l;
             lout[j] = (FX_T)l;
             sum += l;
         } else {
-            FX_T l = (c1 == 0 ? (FX_T)0 : c1 * sp_pos) + (c2 == 0 ? (FX_T)0 : c2 * sp_neg);
+            FX_T l = (c1 == 0 ? (FX_T)0 : c1 * sp_pos)
+                     + (z2 ? (FX_T)0 : yv * sp_neg * (has_pw ? pw[j] : (FX_T)1));
             if (has_w) l = w[j] == 0 ? (FX_T)0 : w[j] * l;
             sum += (double)l;
         }
@@ -81,9 +86,9 @@ static __attribute__((noinline)) double FX_FN(bce_logits_chunk_wide)(
         const FX_T sp_pos = (xv > 0 ? xv : (FX_T)0) + lp;
         const FX_T sp_neg = (xv < 0 ? -xv : (FX_T)0) + lp;
         const FX_T c1 = (FX_T)1 - yv;
-        const FX_T c2 = pw != NULL ? pw[j] * yv : yv;
+        const int z2 = pw != NULL ? (yv == 0) | (pw[j] == 0) : yv == 0;
         double l = (c1 == 0 ? 0.0 : (double)c1 * (double)sp_pos)
-                   + (c2 == 0 ? 0.0 : (double)c2 * (double)sp_neg);
+                   + (z2 ? 0.0 : (double)yv * (double)sp_neg * (pw != NULL ? (double)pw[j] : 1.0));
         if (w != NULL) l = w[j] == 0 ? 0.0 : (double)w[j] * l;
         sum += l;
     }

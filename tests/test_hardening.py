@@ -466,3 +466,19 @@ def test_loss_does_not_depend_on_the_grad_out_layout(isa, C):
             assert loss == want, (dtype, kw)
             np.testing.assert_array_equal(grad, fastxent.cross_entropy(x, y, return_grad=True,
                                                                        **kw)[1])
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_bce_pos_weight_times_a_tiny_target_does_not_underflow(isa, reduction):
+    # pos_weight * y underflows in float32 (0.5 * 1e-45 = 0), but y sp(-x)
+    # does not: x = -inf must give inf (a nonzero coefficient), x = -1e38 a
+    # loss near 7e-8, as the float64 twin says (found by hypothesis)
+    x = np.array([-np.inf, -1e38, 0.5], np.float32)
+    y = np.array([1e-45, 1e-45, 0.25], np.float32)
+    pw = np.array([0.5, 0.5, 2.0], np.float32)
+    for sl in (slice(0, 3), slice(1, 3)):
+        got = fastxent.binary_cross_entropy_with_logits(x[sl], y[sl], pos_weight=pw[sl],
+                                                        reduction=reduction)
+        want = reference.binary_cross_entropy_with_logits(x[sl], y[sl], pos_weight=pw[sl],
+                                                          reduction=reduction)
+        np.testing.assert_allclose(got, want, rtol=1e-6)
