@@ -10,12 +10,15 @@ Environment variables of the build:
   (``show_config()`` then reports ``openmp: False``).
 * ``CFLAGS=-DFX_NO_DISPATCH``: build the baseline kernels only, without the
   AVX2 and AVX-512 variants and their run-time selection (csrc/fx_isa.h).
+* ``FASTXENT_BUILD_JOBS=N``: compile N source files at once (default: the
+  usable CPUs; the ISA variants are the long ones).
 """
 import os
 import shutil
 import tempfile
 import textwrap
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from Cython.Build import cythonize
@@ -60,8 +63,44 @@ OPENMP_PROBE = """
 """
 
 
+def _build_jobs() -> int:
+    env = os.environ.get("FASTXENT_BUILD_JOBS")
+    if env:
+        return max(1, int(env))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _compile_in_parallel(compiler, jobs: int) -> None:
+    """Makes compiler.compile build its objects `jobs` at a time (the
+    extension is one module of several large C files, which setuptools
+    compiles one after another). Compilers without the Unix compiler's
+    _setup_compile / _compile steps keep their own compile."""
+    if jobs < 2 or not all(hasattr(compiler, a) for a in ("_setup_compile", "_get_cc_args",
+                                                           "_compile")):
+        return
+
+    def compile(sources, output_dir=None, macros=None, include_dirs=None, debug=False,
+                extra_preargs=None, extra_postargs=None, depends=None):
+        macros, objects, extra_postargs, pp_opts, build = compiler._setup_compile(
+            output_dir, macros, include_dirs, sources, depends, extra_postargs)
+        cc_args = compiler._get_cc_args(pp_opts, debug, extra_preargs)
+        todo = [obj for obj in objects if obj in build]
+
+        def one(obj):
+            src, ext = build[obj]
+            compiler._compile(obj, src, ext, cc_args, extra_postargs, pp_opts)
+
+        with ThreadPoolExecutor(jobs) as pool:
+            for _ in pool.map(one, todo):   # re-raises a failed compile
+                pass
+        return objects
+
+    compiler.compile = compile
+
+
 class BuildExt(build_ext):
     def build_extensions(self):
+        _compile_in_parallel(self.compiler, _build_jobs())
         cflags, ldflags = list(UNIX_FLAGS), []
         omp = None
         if os.environ.get("FASTXENT_NO_OPENMP") is None:
