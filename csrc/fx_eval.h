@@ -5,6 +5,7 @@
 #define FX_EVAL_H
 
 #include <math.h>
+#include <stdlib.h>
 #include "fx_api.h"
 #include "fx_exact.h"
 
@@ -58,6 +59,42 @@ static inline void fx_eval_tally_out(const fx_eval_tally *t, double *out)
 }
 
 #define FX_EV_ADD(k, v) fx_exact_add(acc + (int64_t)(k) * FX_EXACT_WORDS, (v))
+
+/* A block's working memory: `bytes` for the block's own buffers, then,
+ * without sample weights, its integer counts (zeroed, in `tally`). Returns
+ * 0 without memory, out[] then reporting it (a NaN ignored count); *work
+ * is NULL when nothing was needed. The block ends with fx_eval_block_end. */
+static inline int fx_eval_block_begin(const fx_eval_ctx *ctx, size_t bytes, void **work,
+                                      fx_eval_tally *tally, double *out)
+{
+    const fx_eval_problem *p = ctx->p;
+    const size_t ncounts = p->sample_weight == NULL ? FX_EVAL_NCOUNTS(p->n_topk, p->n_bins) : 0;
+    bytes = (bytes + 7) & ~(size_t)7;   /* the counts are aligned */
+    const size_t total = bytes + ncounts * sizeof(int64_t);
+    *work = total ? malloc(total) : NULL;
+    if (total && *work == NULL) {
+        out[0] = NAN;
+        out[1] = 0.0;
+        out[2] = -INFINITY;
+        out[3] = INFINITY;
+        return 0;
+    }
+    int64_t *counts = ncounts ? (int64_t *)((char *)*work + bytes) : NULL;
+    if (counts != NULL) memset(counts, 0, ncounts * sizeof(int64_t));
+    fx_eval_tally_init(tally, counts);
+    return 1;
+}
+
+static inline void fx_eval_tally_flush(const fx_eval_ctx *ctx, fx_eval_tally *t, int64_t *acc);
+
+/* The block's counts into its sums, its work memory freed, its tally out. */
+static inline void fx_eval_block_end(const fx_eval_ctx *ctx, fx_eval_tally *tally, int64_t *acc,
+                                     void *work, double *out)
+{
+    fx_eval_tally_flush(ctx, tally, acc);
+    free(work);
+    fx_eval_tally_out(tally, out);
+}
 
 /* The block's integer counts into its exact sums. */
 static inline void fx_eval_tally_flush(const fx_eval_ctx *ctx, fx_eval_tally *t, int64_t *acc)

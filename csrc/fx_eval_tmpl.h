@@ -451,21 +451,10 @@ static void FX_FN(eval_block)(const void *vctx, const fx_plan *plan, int64_t b, 
     size_t bytes = 0;
     if (tiles) bytes = tile_bytes + (size_t)(has_ref ? 2 : 1) * FX_ET * C * sizeof(FX_T);
     else if (copy) bytes = (size_t)C * 2 * sizeof(FX_T);
-    const size_t ncounts = p->sample_weight == NULL ? FX_EVAL_NCOUNTS(p->n_topk, p->n_bins) : 0;
-    bytes += ncounts * sizeof(int64_t);
-    void *work = bytes ? malloc(bytes) : NULL;
-    if (bytes && work == NULL) {   /* a NaN ignored count: missing memory */
-        out[0] = NAN;
-        out[1] = 0.0;
-        out[2] = -INFINITY;
-        out[3] = INFINITY;
-        return;
-    }
-    int64_t *acc = fx_eval_block_acc(ctx, b);
-    int64_t *counts = ncounts ? (int64_t *)((char *)work + bytes) - ncounts : NULL;
-    if (counts != NULL) memset(counts, 0, ncounts * sizeof(int64_t));
+    void *work;
     fx_eval_tally tally;
-    fx_eval_tally_init(&tally, counts);
+    if (!fx_eval_block_begin(ctx, bytes, &work, &tally, out)) return;
+    int64_t *acc = fx_eval_block_acc(ctx, b);
     if (tiles) {
         char *w = (char *)work;
         FX_FN(eval_rows_short)(ctx, &tally, acc, r0, n, X, xrs, R, rrs, (FX_FN(eval_tile) *)w,
@@ -474,9 +463,7 @@ static void FX_FN(eval_block)(const void *vctx, const fx_plan *plan, int64_t b, 
     } else {
         FX_FN(eval_rows_long)(ctx, &tally, acc, r0, n, X, xrs, R, rrs, copy ? (FX_T *)work : NULL);
     }
-    fx_eval_tally_flush(ctx, &tally, acc);
-    free(work);
-    fx_eval_tally_out(&tally, out);
+    fx_eval_block_end(ctx, &tally, acc, work, out);
 }
 
 #undef FX_ET
@@ -522,22 +509,11 @@ static void FX_FN(eval_block)(const void *vctx, const fx_plan *plan, int64_t b, 
     const size_t nin = has_ref ? 2 : 1;
     const size_t tile_bytes = tiles ? sizeof(FX_F32_FN(eval_tile))
                                       + FX_TROWS * sizeof(FX_F32_FN(eval_stats)) : 0;
-    size_t bytes = tile_bytes + (size_t)(tiles ? 2 : 1) * nin * (size_t)(group * C) * sizeof(FX_T);
-    const size_t ncounts = p->sample_weight == NULL ? FX_EVAL_NCOUNTS(p->n_topk, p->n_bins) : 0;
-    bytes += ncounts * sizeof(int64_t);
-    void *work = malloc(bytes);
-    if (work == NULL) {   /* a NaN ignored count: missing memory */
-        out[0] = NAN;
-        out[1] = 0.0;
-        out[2] = -INFINITY;
-        out[3] = INFINITY;
-        return;
-    }
-    int64_t *acc = fx_eval_block_acc(ctx, b);
-    int64_t *counts = ncounts ? (int64_t *)((char *)work + bytes) - ncounts : NULL;
-    if (counts != NULL) memset(counts, 0, ncounts * sizeof(int64_t));
+    const size_t bytes = tile_bytes + (size_t)(tiles ? 2 : 1) * nin * (size_t)(group * C) * sizeof(FX_T);
+    void *work;
     fx_eval_tally tally;
-    fx_eval_tally_init(&tally, counts);
+    if (!fx_eval_block_begin(ctx, bytes, &work, &tally, out)) return;
+    int64_t *acc = fx_eval_block_acc(ctx, b);
     char *w = (char *)work;
     FX_T *tbuf = (FX_T *)(w + tile_bytes);            /* float32's tile buffer */
     FX_T *wx = tbuf + (tiles ? nin * (size_t)(group * C) : 0);   /* widened rows */
@@ -556,9 +532,7 @@ static void FX_FN(eval_block)(const void *vctx, const fx_plan *plan, int64_t b, 
         else
             FX_F32_FN(eval_rows_long)(&uctx, &tally, acc, r0 + t0, nt, wx, C, wr, C, NULL);
     }
-    fx_eval_tally_flush(ctx, &tally, acc);
-    free(work);
-    fx_eval_tally_out(&tally, out);
+    fx_eval_block_end(ctx, &tally, acc, work, out);
 }
 #undef FX_F32_FN
 #endif
