@@ -12,6 +12,7 @@
 #define FX_CHUNK FX_CHUNK_F64
 #define FX_EXP fx_exp_f64
 #define FX_EXP_SUM fx_exp_nonpos_f64
+#define FX_EXP_SUM_LO FX_EXP_NONPOS_LO_F64
 #define FX_LOG fx_log_f64
 #define FX_LOG1P fx_log1p_f64
 #define FX_LOG1P_UNIT fx_log1p_unit_f64

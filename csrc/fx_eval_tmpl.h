@@ -18,7 +18,7 @@ typedef struct {
     FX_T m;                       /* row max (the shift of every sum) */
     int64_t argmax;
     double small, ties, s1, small2;
-    double gt, eq;                /* logits > x_t, == x_t */
+    double gt, eq;                /* logits > x_t and == x_t (tiles), or gt the rank, eq 0 */
     int bad;                      /* the softmax is undefined */
     FX_T mr;
     int64_t argmax_r;
@@ -33,29 +33,75 @@ typedef struct {
 #define FX_EVAL_LS(ties, small) fx_log1p_f64(((ties) - 1.0) + (small))
 #define FX_EVAL_ET(xt, m) ((xt) == (m) ? 1.0 : fx_exp_f64((double)(xt) - (double)(m)))
 
-/* max and the counts of entries > x_t and == x_t of a chunk (NaN entries
- * are left out of the max; they are found through the NaN they make of
- * the sums of exps) */
+/* The max of a chunk and, with `count`, the number of its entries ahead of
+ * the target x_t, added to *ahead: for ties "first" the entries before the
+ * target's position a (chunk index) count when >= x_t and the rest when
+ * > x_t; for "last" those before a when > x_t, the rest when >= x_t (the
+ * caller's a is one past the target). One compare per entry, counted in
+ * integers (exact, associative: the vectoriser's lanes cannot change it).
+ * NaN entries are left out of the max; they are found through the NaN
+ * they make of the sums of exps. */
 static inline FX_ALWAYS_INLINE FX_T FX_FN(eval_chunk_max)(const FX_T *xc, int64_t n, FX_T xt,
-                                                          const int count, double *gt,
-                                                          double *eq)
+                                                          int64_t a, const int last,
+                                                          const int count, double *ahead)
 {
-    FX_T cm = -(FX_T)INFINITY, cg = 0, ce = 0;
-    if (count) {
-#pragma omp simd reduction(max : cm) reduction(+ : cg, ce)
-        for (int64_t j = 0; j < n; j++) {
-            const FX_T v = xc[j];
-            cm = v > cm ? v : cm;
-            cg += v > xt ? (FX_T)1 : (FX_T)0;
-            ce += v == xt ? (FX_T)1 : (FX_T)0;
-        }
-        *gt += (double)cg;
-        *eq += (double)ce;
-    } else {
+    FX_T cm = -(FX_T)INFINITY;
+    if (!count) {
 #pragma omp simd reduction(max : cm)
         for (int64_t j = 0; j < n; j++) cm = xc[j] > cm ? xc[j] : cm;
+        return cm;
     }
+    a = a < 0 ? 0 : a > n ? n : a;
+    int lo = 0, hi = 0;
+    if (last) {
+#pragma omp simd reduction(max : cm) reduction(+ : lo)
+        for (int64_t j = 0; j < a; j++) {
+            cm = xc[j] > cm ? xc[j] : cm;
+            lo += xc[j] > xt;
+        }
+#pragma omp simd reduction(max : cm) reduction(+ : hi)
+        for (int64_t j = a; j < n; j++) {
+            cm = xc[j] > cm ? xc[j] : cm;
+            hi += xc[j] >= xt;
+        }
+    } else {
+#pragma omp simd reduction(max : cm) reduction(+ : lo)
+        for (int64_t j = 0; j < a; j++) {
+            cm = xc[j] > cm ? xc[j] : cm;
+            lo += xc[j] >= xt;
+        }
+#pragma omp simd reduction(max : cm) reduction(+ : hi)
+        for (int64_t j = a; j < n; j++) {
+            cm = xc[j] > cm ? xc[j] : cm;
+            hi += xc[j] > xt;
+        }
+    }
+    *ahead += (double)(lo + hi);
     return cm;
+}
+
+/* The index of the first (last: the last) entry of x[0, n) equal to v, or
+ * -1: blocks of 64 are tested at once, the one that holds it entry by
+ * entry (the argmax, in the chunk known to hold the row's max). */
+static inline int64_t FX_FN(eval_find)(const FX_T *x, int64_t n, FX_T v, int last)
+{
+    for (int64_t k = 0; k < n; k += 64) {
+        const int64_t j0 = last ? (n - k - 64 > 0 ? n - k - 64 : 0) : k;
+        const int64_t j1 = last ? n - k : (k + 64 < n ? k + 64 : n);
+        int hit = 0;
+#pragma omp simd reduction(| : hit)
+        for (int64_t j = j0; j < j1; j++) hit |= x[j] == v;
+        if (hit) {
+            if (last) {
+                for (int64_t j = j1 - 1; j >= j0; j--)
+                    if (x[j] == v) return j;
+            } else {
+                for (int64_t j = j0; j < j1; j++)
+                    if (x[j] == v) return j;
+            }
+        }
+    }
+    return -1;
 }
 
 /* s = ties + small, s1 and s2 of a row rescaled from shift `old` to `new` */
@@ -69,93 +115,160 @@ static inline void FX_FN(eval_rescale)(double *small, double *ties, double *s1,
     *ties = 0.0;
 }
 
-/* The statistics of one contiguous row x (and reference row xr). */
+/* Prefetch while a chunk's exps are computed: the chunk's sums run in
+ * pieces of FX_EV_PIECE elements, and before each piece the same span of
+ * the data read next (the row's next chunk, or the next row: `pf`, npf
+ * elements, NULL for none) is asked for, a line per 64 bytes. A row read
+ * from memory then streams in while the exps keep the cores busy, instead
+ * of the max pass waiting for it with the vector units idle. */
+#define FX_EV_PIECE (1024 / (int64_t)sizeof(FX_T))
+static inline FX_ALWAYS_INLINE void FX_FN(eval_prefetch_piece)(const FX_T *pf, int64_t npf,
+                                                               int64_t j0)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    if (pf == NULL || j0 >= npf) return;
+    const int64_t j1 = j0 + FX_EV_PIECE < npf ? j0 + FX_EV_PIECE : npf;
+    for (const char *q = (const char *)(pf + j0); q < (const char *)(pf + j1); q += 64)
+        __builtin_prefetch(q, 0, 3);
+#else
+    (void)pf;
+    (void)npf;
+    (void)j0;
+#endif
+}
+
+/* The sums of one chunk of exps e = exp(d), d = x - shift (see the file
+ * header): the entries at the max (d == 0) are counted apart; e d is
+ * taken at d clamped below at FX_EXP_SUM_LO (e is 0 there: the clamp the
+ * exp does itself), so x = -inf adds 0, not NaN; a NaN d makes e, hence
+ * cs, NaN: the row is then undefined. Values are selected, not added
+ * under conditions: the vectoriser then gives one masked op each. */
+static inline FX_ALWAYS_INLINE void FX_FN(eval_chunk_exps)(const FX_T *xc, int64_t n,
+                                                           FX_T shift, const FX_T *pf,
+                                                           int64_t npf, double *small,
+                                                           double *ties, double *s1,
+                                                           double *small2)
+{
+    FX_T cs = 0, c1 = 0, c2 = 0;
+    int cn = 0;
+    for (int64_t j0 = 0; j0 < n; j0 += FX_EV_PIECE) {
+        const int64_t j1 = j0 + FX_EV_PIECE < n ? j0 + FX_EV_PIECE : n;
+        FX_FN(eval_prefetch_piece)(pf, npf, j0);
+#pragma omp simd reduction(+ : cs, cn, c1, c2)
+        for (int64_t j = j0; j < j1; j++) {
+            const FX_T d = xc[j] - shift;
+            const FX_T e = FX_EXP_SUM(d);
+            const int z = d == 0;
+            const FX_T dc = d < FX_EXP_SUM_LO ? FX_EXP_SUM_LO : d;
+            const FX_T ez = z ? (FX_T)0 : e;
+            cs += ez;
+            cn += z;
+            c1 += e * dc;
+            c2 += ez * e;
+        }
+    }
+    *small += (double)cs;
+    *ties += (double)cn;
+    *s1 += (double)c1;
+    *small2 += (double)c2;
+}
+
+/* The same for the reference row r against x: rs, rn and rdot = sum
+ * er (r - x), r - x clamped below at -FX_HUGE (er = 0 where r = -inf). */
+static inline FX_ALWAYS_INLINE void FX_FN(eval_chunk_ref)(const FX_T *rc, const FX_T *xc,
+                                                          int64_t n, FX_T shift, const FX_T *pf,
+                                                          int64_t npf, double *rsmall,
+                                                          double *rties, double *rdot)
+{
+    FX_T rs = 0, rd = 0;
+    int rn = 0;
+    for (int64_t j0 = 0; j0 < n; j0 += FX_EV_PIECE) {
+        const int64_t j1 = j0 + FX_EV_PIECE < n ? j0 + FX_EV_PIECE : n;
+        FX_FN(eval_prefetch_piece)(pf, npf, j0);
+#pragma omp simd reduction(+ : rs, rn, rd)
+        for (int64_t j = j0; j < j1; j++) {
+            const FX_T d = rc[j] - shift;
+            const FX_T e = FX_EXP_SUM(d);
+            const int z = d == 0;
+            const FX_T g = rc[j] - xc[j];
+            rs += z ? (FX_T)0 : e;
+            rn += z;
+            rd += e * (g > -FX_HUGE ? g : -FX_HUGE);   /* NaN g (both -inf): er = 0 */
+        }
+    }
+    *rsmall += (double)rs;
+    *rties += (double)rn;
+    *rdot += (double)rd;
+}
+
+/* The statistics of one contiguous row x (and reference row xr) whose
+ * target t holds xt; the argmax (and the reference's) only when asked
+ * (need_am), found afterwards in the chunk that holds the max. xn and rn
+ * (or NULL) are the rows read next, prefetched during the last chunk. */
 static inline FX_ALWAYS_INLINE void FX_FN(eval_row)(const FX_T *x, const FX_T *xr, int64_t C,
-                                                    FX_T xt, int last, const int has_ref,
+                                                    int64_t t, FX_T xt, int last,
+                                                    const int has_ref, int need_am,
+                                                    const FX_T *xn, const FX_T *rn,
                                                     FX_FN(eval_stats) *st)
 {
     FX_T m = -(FX_T)INFINITY, mr = -(FX_T)INFINITY;
-    int64_t am = -1, amr = -1;
-    double small = 0, ties = 0, s1 = 0, small2 = 0, gt = 0, eq = 0;
+    int64_t amc = 0, amcr = 0;   /* the chunks that hold the argmax */
+    double small = 0, ties = 0, s1 = 0, small2 = 0, ahead = 0;
     double rsmall = 0, rties = 0, rdot = 0;
+    const int64_t a = t + (last ? 1 : 0);
     for (int64_t c0 = 0; c0 < C; c0 += FX_CHUNK) {
         const int64_t n = C - c0 < FX_CHUNK ? C - c0 : FX_CHUNK;
         const FX_T *xc = x + c0;
-        const FX_T cm = FX_FN(eval_chunk_max)(xc, n, xt, 1, &gt, &eq);
-        const int take = cm > m || (last && cm == m);   /* the argmax is in this chunk */
+        const FX_T cm = FX_FN(eval_chunk_max)(xc, n, xt, a - c0, last, 1, &ahead);
+        if (cm > m || (last && cm == m)) amc = c0;
         if (cm > m) {
             if (m > -(FX_T)INFINITY) FX_FN(eval_rescale)(&small, &ties, &s1, &small2, m, cm);
             m = cm;
         }
-        const FX_T *rc = has_ref ? xr + c0 : NULL;
-        int rtake = 0;
+        const int more = c0 + FX_CHUNK < C;   /* else prefetch the next row */
+        const int64_t np = more ? C - c0 - FX_CHUNK : C;
+        const int64_t npf = np < FX_CHUNK ? np : FX_CHUNK;
+        FX_FN(eval_chunk_exps)(xc, n, m, more ? xc + FX_CHUNK : xn, npf, &small, &ties, &s1,
+                               &small2);
         if (has_ref) {
-            const FX_T cr = FX_FN(eval_chunk_max)(rc, n, 0, 0, NULL, NULL);
-            rtake = cr > mr || (last && cr == mr);
+            const FX_T *rc = xr + c0;
+            const FX_T cr = FX_FN(eval_chunk_max)(rc, n, 0, 0, last, 0, NULL);
+            if (cr > mr || (last && cr == mr)) amcr = c0;
             if (cr > mr) {
                 if (mr > -(FX_T)INFINITY) {
-                    const double r = exp((double)mr - (double)cr);
-                    rdot *= r;
+                    rdot *= exp((double)mr - (double)cr);
                     FX_FN(eval_rescale)(&rsmall, &rties, NULL, NULL, mr, cr);
                 }
                 mr = cr;
             }
-        }
-        const FX_T shift = m, rshift = mr;
-        /* the maxima (d == 0) also give the argmax: the smallest key of
-         * j (first) or n - 1 - j (last), in FX_T (exact below 2^24) */
-        FX_T cs = 0, cn = 0, c1 = 0, c2 = 0, key = (FX_T)n;
-        const FX_T kb = last ? (FX_T)(n - 1) : 0, ks = last ? (FX_T)-1 : (FX_T)1;
-#pragma omp simd reduction(+ : cs, cn, c1, c2) reduction(min : key)
-        for (int64_t j = 0; j < n; j++) {
-            const FX_T d = xc[j] - shift;
-            const FX_T e = FX_EXP_SUM(d);
-            const int z = d == 0;
-            cs += z ? (FX_T)0 : e;
-            cn += z ? (FX_T)1 : (FX_T)0;
-            c1 += e == 0 ? (FX_T)0 : e * d;   /* 0, not NaN, for x = -inf */
-            c2 += z ? (FX_T)0 : e * e;
-            const FX_T kj = z ? kb + ks * (FX_T)j : (FX_T)n;
-            key = kj < key ? kj : key;
-        }
-        if (take && key < (FX_T)n) am = c0 + (last ? n - 1 - (int64_t)key : (int64_t)key);
-        small += (double)cs;
-        ties += (double)cn;
-        s1 += (double)c1;
-        small2 += (double)c2;
-        if (has_ref) {
-            FX_T rs = 0, rn = 0, rd = 0, rkey = (FX_T)n;
-#pragma omp simd reduction(+ : rs, rn, rd) reduction(min : rkey)
-            for (int64_t j = 0; j < n; j++) {
-                const FX_T d = rc[j] - rshift;
-                const FX_T e = FX_EXP_SUM(d);
-                const int z = d == 0;
-                rs += z ? (FX_T)0 : e;
-                rn += z ? (FX_T)1 : (FX_T)0;
-                rd += e == 0 ? (FX_T)0 : e * (rc[j] - xc[j]);
-                const FX_T kj = z ? kb + ks * (FX_T)j : (FX_T)n;
-                rkey = kj < rkey ? kj : rkey;
-            }
-            if (rtake && rkey < (FX_T)n) amr = c0 + (last ? n - 1 - (int64_t)rkey : (int64_t)rkey);
-            rsmall += (double)rs;
-            rties += (double)rn;
-            rdot += (double)rd;
+            FX_FN(eval_chunk_ref)(rc, xc, n, mr, more ? rc + FX_CHUNK : rn, npf, &rsmall,
+                                  &rties, &rdot);
         }
     }
     st->m = m;
-    st->argmax = am;
+    st->argmax = -1;
+    st->argmax_r = -1;
+    if (need_am) {
+        const int64_t n = C - amc < FX_CHUNK ? C - amc : FX_CHUNK;
+        const int64_t j = FX_FN(eval_find)(x + amc, n, m, last);
+        st->argmax = j < 0 ? -1 : amc + j;
+        if (has_ref) {
+            const int64_t nr = C - amcr < FX_CHUNK ? C - amcr : FX_CHUNK;
+            const int64_t jr = FX_FN(eval_find)(xr + amcr, nr, mr, last);
+            st->argmax_r = jr < 0 ? -1 : amcr + jr;
+        }
+    }
     st->small = small;
     st->ties = ties;
     st->s1 = s1;
     st->small2 = small2;
-    st->gt = gt;
-    st->eq = eq;
+    st->gt = ahead;
+    st->eq = 0.0;   /* gt is the rank already (no ties left to count) */
     /* undefined softmax: a NaN (NaN sums), +inf or only -inf */
     st->bad = small != small || s1 != s1 || m == (FX_T)INFINITY || m == -(FX_T)INFINITY
               || (has_ref && (rsmall != rsmall || mr == (FX_T)INFINITY
                               || mr == -(FX_T)INFINITY));
     st->mr = mr;
-    st->argmax_r = amr;
     st->rsmall = rsmall;
     st->rties = rties;
     st->rdot = rdot;
@@ -397,6 +510,7 @@ static void FX_FN(eval_rows_long)(const fx_eval_ctx *ctx, fx_eval_tally *tally, 
     const fx_eval_problem *p = ctx->p;
     const int64_t C = p->C;
     const int has_ref = R != NULL;
+    const int need_am = p->row_argmax != NULL;
     for (int64_t j = 0; j < n; j++) {
         const int64_t r = r0 + j;
         const FX_T *xrow = X + j * xrs;
@@ -406,6 +520,7 @@ static void FX_FN(eval_rows_long)(const fx_eval_ctx *ctx, fx_eval_tally *tally, 
             fx_eval_emit(ctx, tally, acc, r, FX_ROW_IGNORED, NULL, 0.0);
             continue;
         }
+        const FX_T *xn = NULL, *rn = NULL;   /* the rows read next, prefetched */
         if (buf != NULL) {
             for (int64_t c = 0; c < C; c++) buf[c] = xrow[c * p->x.s_class];
             xrow = buf;
@@ -414,12 +529,12 @@ static void FX_FN(eval_rows_long)(const fx_eval_ctx *ctx, fx_eval_tally *tally, 
                 rrow = buf + C;
             }
         } else if (j + 1 < n) {
-            FX_FN(prefetch)(xrow + xrs, C);
-            if (has_ref) FX_FN(prefetch)(rrow + rrs, C);
+            xn = xrow + xrs;
+            rn = has_ref ? rrow + rrs : NULL;
         }
         FX_FN(eval_stats) st;
-        if (has_ref) FX_FN(eval_row)(xrow, rrow, C, xrow[t], p->ties_last, 1, &st);
-        else FX_FN(eval_row)(xrow, NULL, C, xrow[t], p->ties_last, 0, &st);
+        if (has_ref) FX_FN(eval_row)(xrow, rrow, C, t, xrow[t], p->ties_last, 1, 1, xn, rn, &st);
+        else FX_FN(eval_row)(xrow, NULL, C, t, xrow[t], p->ties_last, 0, need_am, xn, NULL, &st);
         st.ls = FX_EVAL_LS(st.ties, st.small);
         st.et = FX_EVAL_ET(xrow[t], st.m);
         st.lsr = has_ref ? FX_EVAL_LS(st.rties, st.rsmall) : 0.0;

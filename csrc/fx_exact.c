@@ -136,3 +136,27 @@ double fx_exact_round(const int64_t *acc)
     }
     return neg ? -r : r;
 }
+
+void fx_exact_round_window(const int64_t *chunks, int64_t n, int64_t width, int64_t lo,
+                           const int64_t *special, double *out)
+{
+    int64_t acc[FX_EXACT_WORDS];
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t *row = chunks + i * width;
+        const int64_t *si = special != NULL ? special + 3 * i : NULL;
+        int64_t any = si != NULL ? (si[0] | si[1] | si[2]) : 0;
+        for (int64_t j = 0; j < width; j++) any |= row[j];
+        if (!any) {   /* most items of a large per-class sum are never touched */
+            out[i] = 0.0;
+            continue;
+        }
+        memset(acc, 0, sizeof acc);
+        memcpy(acc + lo, row, (size_t)width * sizeof(int64_t));
+        if (si != NULL) {
+            acc[FX_EXACT_PINF] = si[0];
+            acc[FX_EXACT_NINF] = si[1];
+            acc[FX_EXACT_NAN] = si[2];
+        }
+        out[i] = fx_exact_round(acc);
+    }
+}

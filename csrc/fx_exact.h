@@ -48,6 +48,11 @@ double fx_exact_round(const int64_t *acc);
  * j whose index or chunks fall outside (nothing after it is added). */
 int64_t fx_exact_window_add(int64_t *chunks, int64_t n, int64_t width, int64_t lo,
                             const int64_t *index, const double *v, int64_t count);
+/* The rounded sums of n windowed accumulators: row i of the n x width
+ * `chunks` holds chunks [lo, lo + width) of item i, special (NULL: none)
+ * its n x 3 +inf, -inf and NaN counts; untouched items give 0 at once. */
+void fx_exact_round_window(const int64_t *chunks, int64_t n, int64_t width, int64_t lo,
+                           const int64_t *special, double *out);
 /* adds n contiguous doubles (for tests and the Python side) */
 void fx_exact_add_array(int64_t *acc, const double *v, int64_t n);
 

@@ -22,6 +22,7 @@
 #undef FX_CHUNK
 #undef FX_EXP
 #undef FX_EXP_SUM
+#undef FX_EXP_SUM_LO
 #undef FX_LOG
 #undef FX_LOG1P
 #undef FX_LOG1P_UNIT

@@ -116,9 +116,10 @@ static inline FX_ALWAYS_INLINE float fx_exp_f32(float x)
  * 2^k scaling instead of two and no overflow clamp. Results below 2^-126
  * (x < -87.3) are flushed to 0, which changes a sum that includes the
  * max's exp(0) = 1 by less than 1e-38 relative. Same accuracy otherwise. */
+#define FX_EXP_NONPOS_LO_F32 (-87.33654f)            /* log(2^-126) */
 static inline FX_ALWAYS_INLINE float fx_exp_nonpos_f32(float x)
 {
-    const float lo = -87.33654f;               /* log(2^-126) */
+    const float lo = FX_EXP_NONPOS_LO_F32;
     float xc = x < lo ? lo : x;
     int32_t k;
     float p = fx_exp_core_f32(xc, &k);
@@ -142,9 +143,10 @@ static inline FX_ALWAYS_INLINE double fx_exp_f64(double x)
 }
 
 /* float64 twin of fx_exp_nonpos_f32 (flushes below 2^-1022). */
+#define FX_EXP_NONPOS_LO_F64 (-708.3964185322641)    /* log(2^-1022) */
 static inline FX_ALWAYS_INLINE double fx_exp_nonpos_f64(double x)
 {
-    const double lo = -708.3964185322641;      /* log(2^-1022) */
+    const double lo = FX_EXP_NONPOS_LO_F64;
     double xc = x < lo ? lo : x;
     int64_t k;
     double p = fx_exp_core_f64(xc, &k);

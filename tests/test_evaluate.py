@@ -373,3 +373,31 @@ def test_confusion_matrix_only_for_small_class_counts():
         fastxent.Evaluator(1025, confusion_matrix=True)
     assert fastxent.evaluate(x[:, :1024], y % 1024, confusion_matrix=True) \
         .confusion_matrix.shape == (1024, 1024)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ties", ["first", "last"])
+def test_long_rows_with_ties_match_twin(isa, dtype, ties):
+    # rows of several chunks (4096 float32, 2048 float64 entries each) full of
+    # ties: the rank is counted on both sides of the target in one compare,
+    # the argmax found afterwards in the chunk that holds the max
+    C = 9000
+    rng = np.random.default_rng(7)
+    x = rng.integers(-3, 3, (10, C)).astype(dtype)
+    x[0, 8999] = x[1, 0] = x[2, 4096] = x[3, 4095] = 5.0   # one max, at a chunk edge
+    x[4, [1, 2047, 2048, 6000, 8999]] = 4.0                 # tied maxima across chunks
+    x[5] = 0.0                                              # every class ties
+    y = np.array([8999, 0, 4096, 4095, 2048, 4500, 2047, 0, 8999, 4097])
+    xr = np.roll(x, 2048, axis=1)
+    for kw in (dict(return_per_row=True), dict(return_per_row=True, reference_logits=xr), {}):
+        a = fastxent.evaluate(x, y, ties=ties, topk=(1, 5, 3000), **kw)
+        b = reference.evaluate(x, y, ties=ties, topk=(1, 5, 3000), **kw)
+        assert a.topk_accuracy == b.topk_accuracy and a.mrr == pytest.approx(b.mrr, rel=1e-12)
+        if kw:
+            assert a.per_row.rank.tolist() == b.per_row.rank.tolist()
+            assert a.per_row.argmax.tolist() == b.per_row.argmax.tolist()
+            np.testing.assert_allclose(a.per_row.nll, b.per_row.nll, rtol=1e-5)
+            np.testing.assert_allclose(a.per_row.entropy, b.per_row.entropy, rtol=1e-5)
+        if "reference_logits" in kw:
+            assert a.reference.same_top == b.reference.same_top
+            assert a.reference.kl_mean == pytest.approx(b.reference.kl_mean, rel=1e-5)

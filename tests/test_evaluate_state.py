@@ -194,3 +194,17 @@ def test_row_values_do_not_depend_on_where_the_row_sits(isa, C, dtype, layout):
     other_r = np.asfortranarray(xr) if layout == "C" else np.ascontiguousarray(xr)
     again = fastxent.evaluate(other, y, reference_logits=other_r, return_per_row=True)
     assert repr(again.to_dict()) == repr(whole.to_dict())
+
+
+@pytest.mark.parametrize("kw", [{}, dict(per_class=True, topk=(1, 2))])
+def test_evaluator_pickles_and_copies(kw):
+    import copy
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((40, 6)).astype(np.float32), rng.integers(0, 6, 40)
+    y[::7] = -100
+    ev = fastxent.Evaluator(6, num_threads=1, **kw)
+    ev.update(x[:20], y[:20])
+    for other in (pickle.loads(pickle.dumps(ev)), copy.deepcopy(ev), copy.copy(ev)):
+        other.update(x[20:], y[20:])   # each continues on its own
+        assert other.result().to_dict() == fastxent.evaluate(x, y, **kw).to_dict()
+    assert ev.result().n_rows == 20   # the original is unchanged

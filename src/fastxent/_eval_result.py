@@ -15,8 +15,10 @@ import numpy as np
 _LN2 = math.log(2.0)
 
 
-def _frozen(a, dtype=None) -> np.ndarray:
-    arr = np.array(a, dtype=dtype)
+def _frozen(a, dtype=None, copy=True) -> np.ndarray:
+    """a as a read-only array; copy=False for a new array nobody else holds
+    (a rounded per-class sum: C values, not worth copying)."""
+    arr = np.array(a, dtype=dtype) if copy else np.asarray(a, dtype=dtype)
     arr.setflags(write=False)
     return arr
 
@@ -229,12 +231,13 @@ def finish(sums: Mapping[str, Any], topk, n_bins: int, *, n_rows: int, n_ignored
         topk_accuracy={int(k): _div(float(v), n) for k, v in zip(topk, sums["topk"])},
         mrr=_div(sums["mrr"], n), entropy_mean=_div(sums["entropy"], n),
         brier=_div(sums["brier"], n), ece=ece, mce=mce, rmsce=rms, bins=bins,
-        per_class=None if per_class is None else PerClass(*(_frozen(a) for a in per_class)),
+        per_class=None if per_class is None else PerClass(*(_frozen(a, copy=False)
+                                                             for a in per_class)),
         segments=None if segments is None else Segments(
             _frozen(segments[0], np.int64), _frozen(segments[1]), _frozen(segments[2]),
             _frozen(segments[3], bool)),
         reference=ref, per_row=per_row,
-        confusion_matrix=None if confusion is None else _frozen(confusion))
+        confusion_matrix=None if confusion is None else _frozen(confusion, copy=False))
 
 
 def frozen_per_row(nll, rank, argmax, max_prob, entropy, kl=None) -> PerRow:

@@ -139,18 +139,24 @@ class Evaluator:
                  reference=False, segments=False, num_threads=None):
         self._config = _Config.make(num_classes, axis, ignore_index, topk, n_bins, ties,
                                     per_class, nonfinite, reference, segments, confusion_matrix)
+        self._num_threads = num_threads
         self._threads = _resolve_threads(num_threads)
         self._topk = np.array(self._config.topk, dtype=np.int64)
         self._nonfinite = _NONFINITE.index(self._config.nonfinite)
         cfg = self._config
         # update()'s fast path: C for a plain configuration (nothing per
         # class, per segment or against a reference; classes last), else 0
-        self._plain = cfg.num_classes if (
+        self._acc = _exact.zeros(self._config.nacc)
+        self._counts = _kernels.EvalCounts()   # n_rows, n_ignored, n_nonfinite
+        # update()'s fast path (one C call that checks the arrays itself) for
+        # a plain configuration: nothing per class, per segment or against
+        # a reference, classes last
+        self._fast = _kernels.PlainEval(
+            cfg.num_classes, cfg.ignore_index, cfg.ties == "last", self._nonfinite, self._topk,
+            cfg.n_bins, self._threads, self._counts) if (
             cfg.axis in (-1, 1)
             and not (cfg.per_class or cfg.segments or cfg.reference or cfg.confusion_matrix)
-            and -2**63 <= cfg.ignore_index < 2**63) else 0
-        self._acc = _exact.zeros(self._config.nacc)
-        self._n_rows = self._n_ignored = self._n_nonfinite = 0
+            and -2**63 <= cfg.ignore_index < 2**63) else None
         self._kl_max = -math.inf
         C = self._config.num_classes
         self._class = [_exact.WindowSums(C) for _ in range(4)] if self._config.per_class else None
@@ -165,32 +171,19 @@ class Evaluator:
     def update(self, logits, labels, *, sample_weight=None, segment_ids=None,
                reference_logits=None):
         """Adds rows. Raises (and changes nothing) on any bad argument."""
-        x, t = logits, labels
-        if (self._plain and sample_weight is None and segment_ids is None
-                and reference_logits is None and type(x) is np.ndarray
-                and (x.dtype is _F32 or x.dtype is _F64) and x.ndim == 2
-                and x.shape[1] == self._plain and x.shape[0] and x.flags.c_contiguous
-                and x.flags.aligned and type(t) is np.ndarray and t.dtype is INT64
-                and t.shape == x.shape[:1] and t.flags.c_contiguous and t.flags.aligned):
-            self._update_plain(x, t)
-        else:
-            self._update(logits, labels, sample_weight, segment_ids, reference_logits, False)
+        if (self._fast is not None and sample_weight is None and segment_ids is None
+                and reference_logits is None):
+            r = self._fast.run(logits, labels, self._acc)
+            if r is None:
+                return
+            if r is not False:
+                raise_status(r, (("logits", logits), ("labels", labels)), axis=1,
+                             C=self._config.num_classes, ignore_index=self._config.ignore_index)
+        self._update(logits, labels, sample_weight, segment_ids, reference_logits, False)
 
-    def _update_plain(self, x, t):
-        """update() of (N, C) C-ordered float logits and int64 labels with
-        nothing else: the checks the kernel makes itself are left to it."""
-        n, C = x.shape
-        cfg = self._config
-        st, ign, nonfin, kl_max = _kernels.eval_rows(
-            x, (n, C, 1), (C, 1, 0), None, (0, 0, 0), t, cfg.ignore_index, None,
-            cfg.ties == "last", self._nonfinite, self._topk, cfg.n_bins, self._acc,
-            None, None, None, None, None, None, None, self._threads)
-        if st[0]:
-            raise_status(st, (("logits", x), ("labels", t)), axis=1, C=C,
-                         ignore_index=cfg.ignore_index)
-        self._n_rows += n
-        self._n_ignored += ign
-        self._n_nonfinite += nonfin
+    def __reduce__(self):
+        # pickle and copy through the state (the fast path's C object is rebuilt)
+        return _restore, (self.state_dict(), self._num_threads)
 
     def _update(self, logits, labels, sample_weight, segment_ids, reference_logits, per_row):
         cfg = self._config
@@ -245,9 +238,10 @@ class Evaluator:
             self._acc, rows[0], rows[1], rows[2], kl_row, rank, argmax, status, self._threads)
         raise_status(st, (("logits", x), ("labels", t)), axis=ax, C=C,
                      ignore_index=cfg.ignore_index)
-        self._n_rows += n
-        self._n_ignored += ign
-        self._n_nonfinite += nonfin
+        counts = self._counts
+        counts.n_rows += n
+        counts.n_ignored += ign
+        counts.n_nonfinite += nonfin
         if not kl_max <= self._kl_max:
             self._kl_max = kl_max
         if cfg.per_class or cfg.segments or cfg.confusion_matrix:
@@ -336,9 +330,10 @@ class Evaluator:
                     if asdict(other._config)[k] != v]
             raise ValueError(f"other: configured differently ({', '.join(diff)})")
         _exact.merge(self._acc, other._acc)
-        self._n_rows += other._n_rows
-        self._n_ignored += other._n_ignored
-        self._n_nonfinite += other._n_nonfinite
+        mine, theirs = self._counts, other._counts
+        mine.n_rows += theirs.n_rows
+        mine.n_ignored += theirs.n_ignored
+        mine.n_nonfinite += theirs.n_nonfinite
         if not other._kl_max <= self._kl_max:
             self._kl_max = other._kl_max
         if self._class is not None:
@@ -380,8 +375,9 @@ class Evaluator:
         if cfg.segments:
             segments = (self._seg_id, self._seg[0].round(), self._seg[1].round(),
                         self._seg_greedy)
-        return finish(sums, cfg.topk, nb, n_rows=self._n_rows, n_ignored=self._n_ignored,
-                      n_nonfinite=self._n_nonfinite, kl_max=self._kl_max,
+        c = self._counts
+        return finish(sums, cfg.topk, nb, n_rows=c.n_rows, n_ignored=c.n_ignored,
+                      n_nonfinite=c.n_nonfinite, kl_max=self._kl_max,
                       reference=cfg.reference, per_class=per_class, segments=segments,
                       confusion=confusion,
                       per_row=per_row)
@@ -391,8 +387,9 @@ class Evaluator:
         """The whole state as plain data and int64 arrays (picklable), with
         a version number."""
         st = {"version": STATE_VERSION, "config": asdict(self._config),
-              "sums": self._acc.copy(), "n_rows": self._n_rows, "n_ignored": self._n_ignored,
-              "n_nonfinite": self._n_nonfinite, "kl_max": float(self._kl_max)}
+              "sums": self._acc.copy(), "n_rows": self._counts.n_rows,
+              "n_ignored": self._counts.n_ignored, "n_nonfinite": self._counts.n_nonfinite,
+              "kl_max": float(self._kl_max)}
         st["config"]["topk"] = list(self._config.topk)
         if self._class is not None:
             st["per_class"] = [a.state() for a in self._class]
@@ -418,8 +415,10 @@ class Evaluator:
             if sums.shape != ev._acc.shape or not _exact.is_valid(sums):
                 raise ValueError("malformed sums")
             ev._acc = sums
-            ev._n_rows, ev._n_ignored, ev._n_nonfinite = (
-                int(state[k]) for k in ("n_rows", "n_ignored", "n_nonfinite"))
+            counts = [int(state[k]) for k in ("n_rows", "n_ignored", "n_nonfinite")]
+            if not all(0 <= c < 2**63 for c in counts):
+                raise ValueError("malformed row counts")
+            ev._counts.n_rows, ev._counts.n_ignored, ev._counts.n_nonfinite = counts
             ev._kl_max = float(state["kl_max"])
             if ev._class is not None:
                 ev._class = [_exact.WindowSums.from_state(s) for s in state["per_class"]]
@@ -519,3 +518,8 @@ def evaluate(logits, labels, *, axis=-1, ignore_index=-100, topk=(1, 5), n_bins=
                    num_threads=num_threads)
     rows = ev._update(x, labels, sample_weight, segment_ids, reference_logits, per_row)
     return ev._result(rows)
+
+
+def _restore(state, num_threads):
+    """Unpickles an Evaluator (Evaluator.__reduce__)."""
+    return Evaluator.from_state_dict(state, num_threads=num_threads)

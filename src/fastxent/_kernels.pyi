@@ -4,10 +4,11 @@ Private: the Python layer hands over checked arrays of the compute dtype and
 strides in elements. Parameter names and order follow the .pyx exactly, so
 tests/test_stubs.py fails when either changes without the other.
 """
-from typing import Any, Optional, Tuple, TypedDict
+from typing import Any, Optional, Tuple, TypedDict, Union
 
 import numpy as np
 from numpy.typing import NDArray
+from typing_extensions import disjoint_base
 
 _Array = NDArray[Any]
 
@@ -105,6 +106,27 @@ def exact_words() -> int: ...
 def exact_round(acc: _Array) -> _Array: ...
 def exact_merge(dst: _Array, src: _Array) -> None: ...
 def exact_normalize(acc: _Array) -> None: ...
+@disjoint_base
+class EvalCounts:
+    n_rows: int
+    n_ignored: int
+    n_nonfinite: int
+
+@disjoint_base
+class PlainEval:
+    def __init__(
+        self,
+        C: int,
+        ignore_index: int,
+        ties_last: bool,
+        nonfinite: int,
+        topk: _Array,
+        n_bins: int,
+        nthreads: int,
+        counts: EvalCounts,
+    ) -> None: ...
+    def run(self, logits: object, labels: object, acc: _Array) -> Union[None, bool, _Status]: ...
+
 def exact_round_window(chunks: _Array, lo: int, special: Optional[_Array]) -> _Array: ...
 def exact_window_add(chunks: _Array, lo: int, index: _Array, values: _Array) -> int: ...
 def eval_rows(

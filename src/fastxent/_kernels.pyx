@@ -13,6 +13,7 @@ that is not its case, so that a (64, 10) call costs about a microsecond.
 from libc.stdint cimport int64_t
 from libc.string cimport memset
 from cpython.exc cimport PyErr_Occurred
+cimport cython
 cimport numpy as cnp
 import os
 import threading
@@ -385,37 +386,90 @@ def eval_rows(cnp.ndarray x, triple shape, triple xs, object xr, triple rs,
     return _status(st), <int64_t>r.ignored, <int64_t>r.nonfinite, r.kl_max
 
 
+@cython.auto_pickle(False)
+cdef class EvalCounts:
+    """An Evaluator's row counts: every row seen, the ignored ones and the
+    non-finite ones (updated by PlainEval in C, by the Python layer else)."""
+    cdef public int64_t n_rows, n_ignored, n_nonfinite
+
+
+@cython.auto_pickle(False)
+cdef class PlainEval:
+    """Evaluator.update's common case in one C call: 2-D float32/float64
+    C-ordered logits of the evaluator's class count and 1-D int64 labels,
+    for a configuration with nothing per class, per segment or against a
+    reference and the classes last. Made once per evaluator: the problem is
+    filled here, each call adds the arrays, the state and the counts."""
+    cdef fx_eval_problem p
+    cdef int nthreads
+    cdef object topk
+    cdef EvalCounts counts
+
+    def __init__(self, int64_t C, int64_t ignore_index, bint ties_last, int nonfinite,
+                 cnp.ndarray topk, int n_bins, int nthreads, EvalCounts counts):
+        memset(&self.p, 0, sizeof(self.p))   # no weights, reference or per-row outputs
+        self.p.C = C
+        self.p.inner = 1
+        self.p.x.s_outer = C
+        self.p.x.s_class = 1
+        self.p.x.s_inner = 1
+        self.p.ignore_index = ignore_index
+        self.p.ties_last = ties_last
+        self.p.nonfinite = nonfinite
+        self.topk = topk
+        self.p.n_topk = <int>cnp.PyArray_SIZE(topk)
+        self.p.topk = <const int64_t *>cnp.PyArray_DATA(topk)
+        self.p.n_bins = n_bins
+        self.nthreads = nthreads
+        self.counts = counts
+
+    def run(self, object logits, object labels, cnp.ndarray acc):
+        """Adds the rows to `acc` (the evaluator's sums, C-contiguous) and to
+        the counts. Returns None when done, False when the arguments are not
+        this case (nothing done: the caller checks them all), else the C
+        status (code, arg, index) of a call that changed nothing."""
+        cdef int dt
+        if _plain(logits, cnp.NPY_FLOAT32, 2):
+            dt = 0
+        elif _plain(logits, cnp.NPY_FLOAT64, 2):
+            dt = 1
+        else:
+            return False
+        if not _plain(labels, cnp.NPY_INT64, 1):
+            return False
+        cdef cnp.ndarray x = <cnp.ndarray>logits
+        cdef cnp.ndarray t = <cnp.ndarray>labels
+        cdef int64_t N = cnp.PyArray_DIM(x, 0)
+        if N == 0 or cnp.PyArray_DIM(x, 1) != self.p.C or cnp.PyArray_DIM(t, 0) != N:
+            return False
+        cdef fx_eval_problem p = self.p
+        cdef fx_eval_counts r
+        cdef fx_status st
+        p.outer = N
+        p.x.data = cnp.PyArray_DATA(x)
+        p.labels = <const int64_t *>cnp.PyArray_DATA(t)
+        p.acc = <int64_t *>cnp.PyArray_DATA(acc)
+        with nogil:
+            st = fx_eval(&p, dt, self.nthreads, &r)
+        if st.code != FX_OK:
+            return _status(st)
+        self.counts.n_rows += N
+        self.counts.n_ignored += <int64_t>r.ignored
+        self.counts.n_nonfinite += <int64_t>r.nonfinite
+        return None
+
+
 def exact_round_window(cnp.ndarray chunks, int64_t lo, object special):
     """The rounded sums of n accumulators given as a (n, width) window of
     chunks starting at chunk lo (lo + width <= FX_EXACT_CHUNKS) and their
     (n, 3) +inf/-inf/NaN counts (None: all 0)."""
-    cdef int64_t n = cnp.PyArray_DIM(chunks, 0), width = cnp.PyArray_DIM(chunks, 1), i, j
+    cdef int64_t n = cnp.PyArray_DIM(chunks, 0), width = cnp.PyArray_DIM(chunks, 1)
     cdef const int64_t *c = <const int64_t *>cnp.PyArray_DATA(chunks)
     cdef const int64_t *s = <const int64_t *>_ptr(special)
-    cdef int64_t nospecial[3]
-    nospecial[0] = nospecial[1] = nospecial[2] = 0
-    cdef int64_t acc[72]
     out = cnp.PyArray_EMPTY(1, [n], cnp.NPY_FLOAT64, 0)
     cdef double *o = <double *>cnp.PyArray_DATA(out)
-    cdef bint empty
-    cdef const int64_t *si
-    for i in range(n):
-        si = s + 3 * i if s != NULL else nospecial
-        empty = si[0] == 0 and si[1] == 0 and si[2] == 0
-        for j in range(width):
-            if c[i * width + j] != 0:
-                empty = False
-                break
-        if empty:   # most items of a large per-class sum are never touched
-            o[i] = 0.0
-            continue
-        memset(acc, 0, sizeof(acc))
-        for j in range(width):
-            acc[lo + j] = c[i * width + j]
-        acc[69] = si[0]
-        acc[70] = si[1]
-        acc[71] = si[2]
-        o[i] = fx_exact_round(acc)
+    with nogil:
+        fx_exact_round_window(c, n, width, lo, s, o)
     return out
 
 
