@@ -29,53 +29,49 @@ void fx_exact_add_array(int64_t *acc, const double *v, int64_t n)
     for (int64_t i = 0; i < n; i++) fx_exact_add(acc, v[i]);
 }
 
-/* Carries of chunks [0, width) of one window row (see fx_exact.h). */
-static void fx_window_normalize(int64_t *row, int64_t width)
+void fx_exact_window_normalize(int64_t *chunks, int64_t n, int64_t width)
 {
-    for (int64_t i = 0; i + 1 < width; i++) {
-        const int64_t carry = row[i] >> 32;
-        row[i] -= carry * ((int64_t)1 << 32);
-        row[i + 1] += carry;
+    for (int64_t k = 0; k < n; k++) {
+        int64_t *row = chunks + k * width;
+        for (int64_t i = 0; i + 1 < width; i++) {
+            const int64_t carry = row[i] >> 32;
+            row[i] -= carry * ((int64_t)1 << 32);
+            row[i + 1] += carry;
+        }
     }
 }
 
 int64_t fx_exact_window_add(int64_t *chunks, int64_t n, int64_t width, int64_t lo,
                             const int64_t *index, const double *v, int64_t count)
 {
-    /* between normalisations every chunk takes fewer than 2^30 pieces */
-    const int64_t batch = (int64_t)1 << 29;
-    for (int64_t b0 = 0; b0 < count; b0 += batch) {
-        const int64_t b1 = count - b0 < batch ? count : b0 + batch;
-        for (int64_t j = b0; j < b1; j++) {
-            if (index[j] < 0 || index[j] >= n) return j;
-            uint64_t bits;
-            memcpy(&bits, &v[j], sizeof bits);
-            const int64_t e = (int64_t)((bits >> 52) & 0x7ff);
-            uint64_t m = bits & 0x000fffffffffffffULL;
-            if (e == 0x7ff || (e == 0 && m == 0)) continue;   /* specials: the caller's */
-            int64_t off = 0;
-            if (e) {
-                m |= (uint64_t)1 << 52;
-                off = e - 1;
-            }
-            const int64_t i = (off >> 5) - lo;
-            if (i < 0 || i + 3 > width) return j;
-            const int sh = (int)(off & 31);
-            const int64_t p0 = (int64_t)((m << sh) & 0xffffffffULL);
-            const int64_t p1 = (int64_t)((m >> (32 - sh)) & 0xffffffffULL);
-            const int64_t p2 = (int64_t)((m >> 32) >> (32 - sh));
-            int64_t *row = chunks + index[j] * width + i;
-            if (bits >> 63) {
-                row[0] -= p0;
-                row[1] -= p1;
-                row[2] -= p2;
-            } else {
-                row[0] += p0;
-                row[1] += p1;
-                row[2] += p2;
-            }
+    for (int64_t j = 0; j < count; j++) {
+        if (index[j] < 0 || index[j] >= n) return j;
+        uint64_t bits;
+        memcpy(&bits, &v[j], sizeof bits);
+        const int64_t e = (int64_t)((bits >> 52) & 0x7ff);
+        uint64_t m = bits & 0x000fffffffffffffULL;
+        if (e == 0x7ff || (e == 0 && m == 0)) continue;   /* specials: the caller's */
+        int64_t off = 0;
+        if (e) {
+            m |= (uint64_t)1 << 52;
+            off = e - 1;
         }
-        for (int64_t j = b0; j < b1; j++) fx_window_normalize(chunks + index[j] * width, width);
+        const int64_t i = (off >> 5) - lo;
+        if (i < 0 || i + 3 > width) return j;
+        const int sh = (int)(off & 31);
+        const int64_t p0 = (int64_t)((m << sh) & 0xffffffffULL);
+        const int64_t p1 = (int64_t)((m >> (32 - sh)) & 0xffffffffULL);
+        const int64_t p2 = (int64_t)((m >> 32) >> (32 - sh));
+        int64_t *row = chunks + index[j] * width + i;
+        if (bits >> 63) {
+            row[0] -= p0;
+            row[1] -= p1;
+            row[2] -= p2;
+        } else {
+            row[0] += p0;
+            row[1] += p1;
+            row[2] += p2;
+        }
     }
     return -1;
 }
@@ -95,22 +91,31 @@ static double fx_exact_scale(uint64_t u, int64_t e, int sticky)
     return ldexp((double)q, (int)(e + sh - 1074));
 }
 
-double fx_exact_round(const int64_t *acc)
+/* Carries of chunks [lo, hi) propagated upwards (chunk hi - 1 keeps the
+ * sign); the chunks outside are 0 or, above hi, left alone. */
+static void fx_exact_normalize_span(int64_t *d, int lo, int hi)
 {
-    if (acc[FX_EXACT_NAN] || (acc[FX_EXACT_PINF] && acc[FX_EXACT_NINF])) return NAN;
-    if (acc[FX_EXACT_PINF]) return INFINITY;
-    if (acc[FX_EXACT_NINF]) return -INFINITY;
-    int64_t d[FX_EXACT_WORDS];
-    memcpy(d, acc, sizeof d);
-    fx_exact_normalize(d);
-    const int neg = d[FX_EXACT_CHUNKS - 1] < 0;
-    if (neg) {   /* the magnitude: negate every chunk and normalise again */
-        for (int i = 0; i < FX_EXACT_CHUNKS; i++) d[i] = -d[i];
-        fx_exact_normalize(d);
+    for (int i = lo; i < hi - 1; i++) {
+        const int64_t carry = d[i] >> 32;
+        d[i] -= carry * ((int64_t)1 << 32);
+        d[i + 1] += carry;
     }
-    int h = FX_EXACT_CHUNKS - 1;
-    while (h >= 0 && d[h] == 0) h--;
-    if (h < 0) return 0.0;
+}
+
+/* The rounded value of the chunks d (modified), all 0 outside [lo, hi):
+ * with hi < FX_EXACT_CHUNKS the span must hold the normalised sum (a
+ * window's headroom chunk, see the Python WindowSums). */
+static double fx_exact_round_span(int64_t *d, int lo, int hi)
+{
+    fx_exact_normalize_span(d, lo, hi);
+    const int neg = d[hi - 1] < 0;
+    if (neg) {   /* the magnitude: negate every chunk and normalise again */
+        for (int i = lo; i < hi; i++) d[i] = -d[i];
+        fx_exact_normalize_span(d, lo, hi);
+    }
+    int h = hi - 1;
+    while (h >= lo && d[h] == 0) h--;
+    if (h < lo) return 0.0;
     double r;
     if (h < 2) {
         /* below 2^-1010: two chunks hold it; no bit lies below 2^-1074 */
@@ -131,16 +136,27 @@ double fx_exact_round(const int64_t *acc)
         } else {
             sticky = low != 0;
         }
-        for (int i = 0; i < h - 2 && !sticky; i++) sticky = d[i] != 0;
+        for (int i = lo; i < h - 2 && !sticky; i++) sticky = d[i] != 0;
         r = fx_exact_scale(v, 32 * (int64_t)(h - 2) + (32 - lz), sticky);
     }
     return neg ? -r : r;
+}
+
+double fx_exact_round(const int64_t *acc)
+{
+    if (acc[FX_EXACT_NAN] || (acc[FX_EXACT_PINF] && acc[FX_EXACT_NINF])) return NAN;
+    if (acc[FX_EXACT_PINF]) return INFINITY;
+    if (acc[FX_EXACT_NINF]) return -INFINITY;
+    int64_t d[FX_EXACT_WORDS];
+    memcpy(d, acc, sizeof d);
+    return fx_exact_round_span(d, 0, FX_EXACT_CHUNKS);
 }
 
 void fx_exact_round_window(const int64_t *chunks, int64_t n, int64_t width, int64_t lo,
                            const int64_t *special, double *out)
 {
     int64_t acc[FX_EXACT_WORDS];
+    memset(acc, 0, sizeof acc);   /* rounding changes the window's chunks only */
     for (int64_t i = 0; i < n; i++) {
         const int64_t *row = chunks + i * width;
         const int64_t *si = special != NULL ? special + 3 * i : NULL;
@@ -150,13 +166,31 @@ void fx_exact_round_window(const int64_t *chunks, int64_t n, int64_t width, int6
             out[i] = 0.0;
             continue;
         }
-        memset(acc, 0, sizeof acc);
-        memcpy(acc + lo, row, (size_t)width * sizeof(int64_t));
-        if (si != NULL) {
-            acc[FX_EXACT_PINF] = si[0];
-            acc[FX_EXACT_NINF] = si[1];
-            acc[FX_EXACT_NAN] = si[2];
+        if (si != NULL && (si[2] || (si[0] && si[1]))) out[i] = NAN;
+        else if (si != NULL && si[0]) out[i] = INFINITY;
+        else if (si != NULL && si[1]) out[i] = -INFINITY;
+        else {
+            memcpy(acc + lo, row, (size_t)width * sizeof(int64_t));
+            out[i] = fx_exact_round_span(acc, (int)lo, (int)(lo + width));
+            memset(acc + lo, 0, (size_t)width * sizeof(int64_t));
         }
-        out[i] = fx_exact_round(acc);
     }
+}
+
+int64_t fx_exact_span(const double *v, int64_t count, int64_t *lo, int64_t *hi)
+{
+    int64_t mn = FX_EXACT_CHUNKS, mx = -1, specials = 0;
+    for (int64_t j = 0; j < count; j++) {
+        uint64_t bits;
+        memcpy(&bits, &v[j], sizeof bits);
+        const int64_t e = (int64_t)((bits >> 52) & 0x7ff);
+        specials += e == 0x7ff;
+        if (e == 0x7ff || (bits << 1) == 0) continue;   /* special or +-0 */
+        const int64_t i = (e > 0 ? e - 1 : 0) >> 5;
+        mn = i < mn ? i : mn;
+        mx = i > mx ? i : mx;
+    }
+    *lo = mn;
+    *hi = mx;
+    return specials;
 }

@@ -43,16 +43,23 @@ void fx_exact_merge(int64_t *dst, const int64_t *src);
 double fx_exact_round(const int64_t *acc);
 /* Windowed sums (the Python side's WindowSums): row k of the n x width
  * `chunks` holds chunks [lo, lo + width) of item k's sum. Adds v[j] to item
- * index[j] for every finite nonzero v[j] (the caller counts the specials),
- * then propagates the carries of the rows touched. Returns -1, or the first
- * j whose index or chunks fall outside (nothing after it is added). */
+ * index[j] for every finite nonzero v[j] (the caller counts the specials)
+ * without propagating carries: the caller normalises the rows
+ * (fx_exact_window_normalize) before any chunk takes 2^30 pieces, i.e.
+ * at least every FX_EXACT_LIMIT values. Returns -1, or the first j whose
+ * index or chunks fall outside (nothing after it is added). */
 int64_t fx_exact_window_add(int64_t *chunks, int64_t n, int64_t width, int64_t lo,
                             const int64_t *index, const double *v, int64_t count);
+/* Carries propagated upwards in every row of the n x width window. */
+void fx_exact_window_normalize(int64_t *chunks, int64_t n, int64_t width);
 /* The rounded sums of n windowed accumulators: row i of the n x width
  * `chunks` holds chunks [lo, lo + width) of item i, special (NULL: none)
  * its n x 3 +inf, -inf and NaN counts; untouched items give 0 at once. */
 void fx_exact_round_window(const int64_t *chunks, int64_t n, int64_t width, int64_t lo,
                            const int64_t *special, double *out);
+/* The lowest and highest first chunk (fx_exact_add's i) of the finite
+ * nonzero values of v (lo > hi: none); returns the count of NaN and inf. */
+int64_t fx_exact_span(const double *v, int64_t count, int64_t *lo, int64_t *hi);
 /* adds n contiguous doubles (for tests and the Python side) */
 void fx_exact_add_array(int64_t *acc, const double *v, int64_t n);
 

@@ -111,12 +111,16 @@ def test_normalised_state_is_the_same_sum():
     assert np.all((a[0, :67] >= 0) & (a[0, :67] < 2 ** 32))
 
 
-def test_window_sums_are_each_items_correctly_rounded_sum():
+@pytest.mark.parametrize("limit", [None, 1, 50])
+def test_window_sums_are_each_items_correctly_rounded_sum(monkeypatch, limit):
     # WindowSums (per-class and per-segment sums) against math.fsum per item,
     # over values of every magnitude, signs, zeros, subnormals, infinities,
-    # NaN, repeated items and several add calls, then a merge
+    # NaN, repeated items and several add calls, then a merge; with a small
+    # limit the lazy carries are propagated between and inside the calls
     import math
     from fastxent._exact import WindowSums
+    if limit is not None:
+        monkeypatch.setattr(WindowSums, "_LIMIT", limit)
     rng = np.random.default_rng(5)
     n = 7
     got, want = WindowSums(n), [[] for _ in range(n)]
@@ -135,6 +139,8 @@ def test_window_sums_are_each_items_correctly_rounded_sum():
         (got if call % 2 else other).add(idx, v)
         for i, x in zip(idx, v):
             want[i].append(float(x))
+    state = WindowSums.from_state(other.state()).round()
+    assert np.array_equal(state, other.round(), equal_nan=True)
     got.merge(other)
     rounded = got.round()
     for i in range(n):

@@ -69,12 +69,20 @@ class WindowSums:
     (allocated at the first of them): an item costs 8 * width bytes in
     memory. Values between 2**-20 and 2**20 use a window of 4 chunks, the
     widest (2**-1074 to 2**1024) 68. The state lists the nonzero items only.
+
+    Carries are propagated lazily: a value adds pieces below 2**32 to
+    three chunks, so the chunks are normalised once ``_LIMIT`` values have
+    been added since the last time (far below int64's 2**31 pieces), and
+    before the state is listed or merged.
     """
+
+    _LIMIT = 1 << 28
 
     def __init__(self, n: int = 0):
         self.lo = 0
         self.chunks = np.zeros((n, 0), dtype=np.int64)
         self.special: Optional[np.ndarray] = None
+        self._pending = 0   # values added since the chunks were normalised
 
     @property
     def n(self) -> int:
@@ -111,37 +119,36 @@ class WindowSums:
                            ["C_CONTIGUOUS", "ALIGNED"])
         if index.size == 0:
             return
-        bits = v.view(np.uint64)
-        e = ((bits >> np.uint64(52)) & np.uint64(0x7FF)).astype(np.int64)
-        special = e == 0x7FF
-        if special.any():
+        if index.size > self._LIMIT:
+            for k in range(0, index.size, self._LIMIT):
+                self.add(index[k:k + self._LIMIT], v[k:k + self._LIMIT])
+            return
+        nspecial, lo, hi = _kernels.exact_span(v)
+        if nspecial:
+            bits = v.view(np.uint64)
+            special = ((bits >> np.uint64(52)) & np.uint64(0x7FF)) == 0x7FF
             neg = (bits >> np.uint64(63)).astype(bool)
             nan = special & ((bits & np.uint64((1 << 52) - 1)) != 0)
             col = np.where(nan, 2, np.where(neg, 1, 0))
             if self.special is None:
                 self.special = np.zeros((self.n, 3), np.int64)
             np.add.at(self.special, (index[special], col[special]), 1)
-        used = ~special & ((bits & np.uint64((1 << 63) - 1)) != 0)   # finite, nonzero
-        if not used.any():
+        if lo > hi:   # nothing finite and nonzero
             return
-        ci = np.maximum(e[used] - 1, 0) >> 5
         # one chunk of headroom above the highest piece, for the carries
-        self._widen(int(ci.min()), int(ci.max()) + 4)
-        # the kernel skips the specials and zeros, adds the rest, carries
+        self._widen(lo, hi + 4)
+        if self._pending + index.size > self._LIMIT:
+            self.normalize()
+        # the kernel skips the specials and zeros and adds the rest
         bad = _kernels.exact_window_add(self.chunks, self.lo, index, v)
+        self._pending += index.size
         if bad >= 0:
             raise IndexError(f"exact sums: item {index[bad]} of {self.n} (value {v[bad]!r})")
 
-    def normalize(self, rows=None) -> None:
-        """Carries propagated upwards (every chunk but the top in [0, 2**32)),
-        in the given rows (default all)."""
-        c = self.chunks if rows is None else self.chunks[rows]
-        for j in range(c.shape[1] - 1):
-            carry = c[:, j] >> 32
-            c[:, j] -= carry << 32
-            c[:, j + 1] += carry
-        if rows is not None:
-            self.chunks[rows] = c
+    def normalize(self) -> None:
+        """Carries propagated upwards (every chunk but the top in [0, 2**32))."""
+        _kernels.exact_window_normalize(self.chunks)
+        self._pending = 0
 
     def merge(self, other: "WindowSums", index=None) -> None:
         """Adds other's item j to item index[j] (default: j)."""
@@ -164,6 +171,7 @@ class WindowSums:
 
     def state(self) -> dict:
         """The nonzero items only: their indices, chunks and specials."""
+        self.normalize()
         rows = np.flatnonzero(self.chunks.any(axis=1))
         st = {"n": self.n, "lo": int(self.lo), "width": self.chunks.shape[1], "rows": rows,
               "chunks": self.chunks[rows], "special_rows": None, "special": None}

@@ -113,8 +113,10 @@ cdef extern from "fx_exact.h" nogil:
     void fx_exact_normalize(int64_t *acc)
     void fx_exact_merge(int64_t *dst, const int64_t *src)
     double fx_exact_round(const int64_t *acc)
+    int64_t fx_exact_span(const double *v, int64_t count, int64_t *lo, int64_t *hi)
     void fx_exact_round_window(const int64_t *chunks, int64_t n, int64_t width, int64_t lo,
                                const int64_t *special, double *out)
     void fx_exact_add_array(int64_t *acc, const double *v, int64_t n)
+    void fx_exact_window_normalize(int64_t *chunks, int64_t n, int64_t width)
     int64_t fx_exact_window_add(int64_t *chunks, int64_t n, int64_t width, int64_t lo,
                                 const int64_t *index, const double *v, int64_t count)

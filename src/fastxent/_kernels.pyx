@@ -473,6 +473,31 @@ def exact_round_window(cnp.ndarray chunks, int64_t lo, object special):
     return out
 
 
+def exact_window_normalize(cnp.ndarray chunks):
+    """fx_exact_window_normalize over C-ordered int64 (n, width) chunks."""
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(chunks) and cnp.PyArray_TYPE(chunks) == cnp.NPY_INT64
+            and cnp.PyArray_NDIM(chunks) == 2):
+        raise ValueError("exact_window_normalize: expected C-ordered int64 (n, width) chunks")
+    cdef int64_t *c = <int64_t *>cnp.PyArray_DATA(chunks)
+    cdef int64_t n = cnp.PyArray_DIM(chunks, 0), width = cnp.PyArray_DIM(chunks, 1)
+    with nogil:
+        fx_exact_window_normalize(c, n, width)
+
+
+def exact_span(cnp.ndarray values):
+    """(specials, lo, hi) of C-contiguous float64 values: the count of NaN
+    and inf, the lowest and highest first chunk of the finite nonzero ones
+    (lo > hi: none)."""
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(values) and cnp.PyArray_TYPE(values) == cnp.NPY_FLOAT64):
+        raise ValueError("exact_span: expected C-ordered float64 values")
+    cdef int64_t lo, hi, sp
+    cdef const double *v = <const double *>cnp.PyArray_DATA(values)
+    cdef int64_t count = cnp.PyArray_SIZE(values)
+    with nogil:
+        sp = fx_exact_span(v, count, &lo, &hi)
+    return sp, lo, hi
+
+
 def exact_window_add(cnp.ndarray chunks, int64_t lo, cnp.ndarray index, cnp.ndarray values):
     """fx_exact_window_add: chunks (n, width) int64 C-contiguous, index
     int64 and values float64 contiguous of one length. Returns -1 or the
