@@ -23,8 +23,8 @@ typedef struct {
     FX_T mr;
     int64_t argmax_r;
     double rsmall, rties, rdot;   /* rdot = sum er (r - x) */
-    /* log s, e_t = exp(x_t - m) and the same of the reference row, by
-     * eval_logs (rows one by one) or eval_tile_stats (vectorised) */
+    /* log s, e_t = exp(x_t - m) and the same of the reference row
+     * (eval_rows_long; a tile's rows keep theirs in eval_tile) */
     double ls, et, lsr, ert;
 } FX_FN(eval_stats);
 
@@ -274,40 +274,64 @@ static inline FX_ALWAYS_INLINE void FX_FN(eval_row)(const FX_T *x, const FX_T *x
     st->rdot = rdot;
 }
 
-/* The row's metrics from its statistics (see the file header). */
-static void FX_FN(eval_finish)(const FX_FN(eval_stats) *st, const FX_T *x, int64_t xcs,
-                               const FX_T *xr, int64_t rcs, int64_t C, int64_t t, int last,
-                               int has_ref, fx_eval_row *row)
+/* The row's metrics from its statistics (see the file header), written
+ * once for the rows one by one (eval_finish) and for a tile's rows at once
+ * (eval_tile_finish, vectorised: the same operations in every lane). */
+static inline FX_ALWAYS_INLINE void FX_FN(eval_core)(double m, double xt, double ties,
+                                                     double small, double s1, double small2,
+                                                     double ls, double et, double *nll,
+                                                     double *max_prob, double *entropy,
+                                                     double *brier, double *p_t)
 {
-    const double m = (double)st->m, xt = (double)x[t * xcs];
-    const double s = st->ties + st->small;
-    const double ls = st->ls;
-    const int t_is_max = x[t * xcs] == st->m;
-    const double et = st->et;
-    row->nll = ls + (m - xt);
-    row->max_prob = 1.0 / s;
-    row->entropy = ls - st->s1 / s;
-    const double om = t_is_max ? (st->ties - 1.0) + st->small : s - et;
-    const double rest = t_is_max ? (st->ties - 1.0) + st->small2 : st->ties + st->small2 - et * et;
-    row->brier = (om * om + rest) / (s * s);
-    row->argmax = st->argmax;
-    double ahead = st->gt;
-    if (st->eq > 1.0) {   /* other classes tie with the target: count the side */
+    const double s = ties + small;
+    const int t_is_max = xt == m;
+    *nll = ls + (m - xt);
+    *max_prob = 1.0 / s;
+    *entropy = ls - s1 / s;
+    const double om = t_is_max ? (ties - 1.0) + small : s - et;
+    const double rest = t_is_max ? (ties - 1.0) + small2 : ties + small2 - et * et;
+    *brier = (om * om + rest) / (s * s);
+    *p_t = et / s;
+}
+
+static inline FX_ALWAYS_INLINE void FX_FN(eval_core_ref)(double m, double mr, double ls,
+                                                         double lsr, double rdot, double sr,
+                                                         double ert, double p_t, double *kl,
+                                                         double *delta_p)
+{
+    const double k = rdot / sr + (m - mr) + (ls - lsr);
+    *kl = k > 0.0 ? k : 0.0;
+    *delta_p = p_t - ert / sr;
+}
+
+/* The classes ahead of the target: gt, plus, when other classes tie with
+ * it (eq > 1), those of them on the side `ties` puts ahead. */
+static inline int64_t FX_FN(eval_rank)(double gt, double eq, const FX_T *x, int64_t xcs,
+                                       int64_t C, int64_t t, int last)
+{
+    double ahead = gt;
+    if (eq > 1.0) {
         for (int64_t c = last ? t + 1 : 0; c < (last ? C : t); c++)
             ahead += x[c * xcs] == x[t * xcs];
     }
-    row->rank = (int64_t)ahead;
-    row->p_t = et / s;
+    return (int64_t)ahead;
+}
+
+static void FX_FN(eval_finish)(const FX_FN(eval_stats) *st, const FX_T *x, int64_t xcs,
+                               int64_t C, int64_t t, int last, int has_ref, fx_eval_row *row)
+{
+    FX_FN(eval_core)((double)st->m, (double)x[t * xcs], st->ties, st->small, st->s1,
+                     st->small2, st->ls, st->et, &row->nll, &row->max_prob, &row->entropy,
+                     &row->brier, &row->p_t);
+    row->argmax = st->argmax;
+    row->rank = FX_FN(eval_rank)(st->gt, st->eq, x, xcs, C, t, last);
     row->kl = NAN;
     row->delta_p = NAN;
     row->same_top = 0;
     if (has_ref) {
-        const double mr = (double)st->mr, sr = st->rties + st->rsmall;
-        const double lsr = st->lsr;
-        const double kl = st->rdot / sr + (m - mr) + (ls - lsr);
-        row->kl = kl > 0.0 ? kl : 0.0;
-        const double prt = st->ert / sr;
-        row->delta_p = row->p_t - prt;
+        FX_FN(eval_core_ref)((double)st->m, (double)st->mr, st->ls, st->lsr, st->rdot,
+                             st->rties + st->rsmall, st->ert, row->p_t, &row->kl,
+                             &row->delta_p);
         row->same_top = st->argmax == st->argmax_r;
     }
 }
@@ -326,11 +350,16 @@ typedef struct {
     FX_T cs[FX_ET], cn[FX_ET], c1[FX_ET], c2[FX_ET], key[FX_ET];
     FX_T mr[FX_ET], rs[FX_ET], rn[FX_ET], rd[FX_ET], rkey[FX_ET], rt[FX_ET];
     double ls[FX_ET], et[FX_ET], lsr[FX_ET], ert[FX_ET];
+    /* the rows' metrics (eval_core) and whether the softmax is undefined */
+    double nll[FX_ET], max_prob[FX_ET], entropy[FX_ET], brier[FX_ET], p_t[FX_ET];
+    double kl[FX_ET], delta_p[FX_ET];
+    int64_t argmax[FX_ET], argmax_r[FX_ET];
+    int bad[FX_ET];
 } FX_FN(eval_tile);
 
 static void FX_FN(eval_tile_stats)(FX_FN(eval_tile) *tl, const FX_T *x, const FX_T *xr,
                                    const int64_t *lab, int64_t ignore_index, int64_t C,
-                                   int64_t nt, int last, int has_ref, FX_FN(eval_stats) *st)
+                                   int64_t nt, int last, int has_ref)
 {
     FX_T *m = tl->m, *xt = tl->xt, *cg = tl->cg, *ce = tl->ce, *cs = tl->cs, *cn = tl->cn;
     FX_T *c1 = tl->c1, *c2 = tl->c2, *key = tl->key;
@@ -408,40 +437,38 @@ static void FX_FN(eval_tile_stats)(FX_FN(eval_tile) *tl, const FX_T *x, const FX
             ert[j] = FX_EVAL_ET(rt[j], mr[j]);
         }
     }
+    /* the metrics of every lane at once (padding lanes included: the same
+     * instructions for every row), from the sums in double */
+    double *nll = tl->nll, *mp = tl->max_prob, *ent = tl->entropy, *bri = tl->brier;
+    double *pt = tl->p_t, *kl = tl->kl, *dp = tl->delta_p;
+#pragma omp simd
+    for (int64_t j = 0; j < FX_ET; j++)
+        FX_FN(eval_core)((double)m[j], (double)xt[j], (double)cn[j], (double)cs[j],
+                         (double)c1[j], (double)c2[j], ls[j], et[j], &nll[j], &mp[j], &ent[j],
+                         &bri[j], &pt[j]);
+    if (has_ref) {
+#pragma omp simd
+        for (int64_t j = 0; j < FX_ET; j++)
+            FX_FN(eval_core_ref)((double)m[j], (double)mr[j], ls[j], lsr[j], (double)rd[j],
+                                 (double)rn[j] + (double)rs[j], ert[j], pt[j], &kl[j], &dp[j]);
+    }
     for (int64_t j = 0; j < nt; j++) {
-        FX_FN(eval_stats) *o = st + j;   /* the tile's rows only */
         /* eval_row's argmax: its one chunk holds it unless the row is all
          * -inf (then only ties "last" looks, and finds no maximum) */
-        o->m = m[j];
-        o->argmax = key[j] < n ? (last ? C - 1 - (int64_t)key[j] : (int64_t)key[j]) : -1;
-        o->small = (double)cs[j];
-        o->ties = (double)cn[j];
-        o->s1 = (double)c1[j];
-        o->small2 = (double)c2[j];
-        o->gt = (double)cg[j];
-        o->eq = (double)ce[j];
-        o->mr = has_ref ? mr[j] : -(FX_T)INFINITY;
-        o->argmax_r = has_ref && rkey[j] < n ? (last ? C - 1 - (int64_t)rkey[j]
-                                                     : (int64_t)rkey[j]) : -1;
-        o->rsmall = has_ref ? (double)rs[j] : 0.0;
-        o->rties = has_ref ? (double)rn[j] : 0.0;
-        o->rdot = has_ref ? (double)rd[j] : 0.0;
-        o->ls = ls[j];
-        o->et = et[j];
-        o->lsr = has_ref ? lsr[j] : 0.0;
-        o->ert = has_ref ? ert[j] : 0.0;
-        o->bad = o->small != o->small || o->s1 != o->s1 || m[j] == (FX_T)INFINITY
-                 || m[j] == -(FX_T)INFINITY
-                 || (has_ref && (o->rsmall != o->rsmall || mr[j] == (FX_T)INFINITY
-                                 || mr[j] == -(FX_T)INFINITY));
+        tl->argmax[j] = key[j] < n ? (last ? C - 1 - (int64_t)key[j] : (int64_t)key[j]) : -1;
+        tl->argmax_r[j] = has_ref && rkey[j] < n ? (last ? C - 1 - (int64_t)rkey[j]
+                                                         : (int64_t)rkey[j]) : -1;
+        tl->bad[j] = cs[j] != cs[j] || c1[j] != c1[j] || m[j] == (FX_T)INFINITY
+                     || m[j] == -(FX_T)INFINITY
+                     || (has_ref && (rs[j] != rs[j] || mr[j] == (FX_T)INFINITY
+                                     || mr[j] == -(FX_T)INFINITY));
     }
 }
 
 /* A row whose statistics are known: its metrics, per-row outputs and sums. */
 static inline void FX_FN(eval_emit_row)(const fx_eval_ctx *ctx, fx_eval_tally *tally,
                                         int64_t *acc, int64_t r, const FX_FN(eval_stats) *st,
-                                        const FX_T *xrow, int64_t xcs, const FX_T *rrow,
-                                        int64_t rcs)
+                                        const FX_T *xrow, int64_t xcs, const FX_T *rrow)
 {
     const fx_eval_problem *p = ctx->p;
     const double w = p->sample_weight != NULL ? p->sample_weight[r] : 1.0;
@@ -450,8 +477,7 @@ static inline void FX_FN(eval_emit_row)(const fx_eval_ctx *ctx, fx_eval_tally *t
         return;
     }
     fx_eval_row row;
-    FX_FN(eval_finish)(st, xrow, xcs, rrow, rcs, p->C, p->labels[r], p->ties_last,
-                       rrow != NULL, &row);
+    FX_FN(eval_finish)(st, xrow, xcs, p->C, p->labels[r], p->ties_last, rrow != NULL, &row);
     fx_eval_emit(ctx, tally, acc, r, FX_ROW_COUNTED, &row, w);
 }
 
@@ -473,29 +499,46 @@ static void FX_FN(eval_load_tile)(const FX_T *x, int64_t rs, int64_t cs, int64_t
 
 /* Rows of at most FX_SMALL_C classes, FX_ET at a time, copied (contiguous
  * rows transposed) into class-major tiles: `buf` holds a tile of FX_ET x C
- * elements (two with reference rows), `st` FX_ET statistics. */
+ * elements (two with reference rows). */
 static void FX_FN(eval_rows_short)(const fx_eval_ctx *ctx, fx_eval_tally *tally, int64_t *acc,
                                    int64_t r0, int64_t n, const FX_T *X, int64_t xrs,
-                                   const FX_T *R, int64_t rrs, FX_FN(eval_tile) *tl,
-                                   FX_FN(eval_stats) *st, FX_T *buf)
+                                   const FX_T *R, int64_t rrs, FX_FN(eval_tile) *tl, FX_T *buf)
 {
     const fx_eval_problem *p = ctx->p;
     const int64_t C = p->C, xcs = p->x.s_class, rcs = R != NULL ? p->xr.s_class : 0;
+    const int has_ref = R != NULL;
     FX_T *rbuf = buf + FX_ET * C;
     for (int64_t t0 = 0; t0 < n; t0 += FX_ET) {
         const int64_t nt = n - t0 < FX_ET ? n - t0 : FX_ET;
-        const FX_T *x = X + t0 * xrs, *xr = R != NULL ? R + t0 * rrs : NULL;
+        const FX_T *x = X + t0 * xrs, *xr = has_ref ? R + t0 * rrs : NULL;
         FX_FN(eval_load_tile)(x, xrs, xcs, nt, C, buf);
-        if (R != NULL) FX_FN(eval_load_tile)(xr, rrs, rcs, nt, C, rbuf);
+        if (has_ref) FX_FN(eval_load_tile)(xr, rrs, rcs, nt, C, rbuf);
         FX_FN(eval_tile_stats)(tl, buf, rbuf, p->labels + r0 + t0, p->ignore_index, C, nt,
-                               p->ties_last, R != NULL, st);
+                               p->ties_last, has_ref);
         for (int64_t j = 0; j < nt; j++) {
-            const int64_t r = r0 + t0 + j;
-            if (p->labels[r] == p->ignore_index)
+            const int64_t r = r0 + t0 + j, t = p->labels[r];
+            const double w = p->sample_weight != NULL ? p->sample_weight[r] : 1.0;
+            if (t == p->ignore_index) {
                 fx_eval_emit(ctx, tally, acc, r, FX_ROW_IGNORED, NULL, 0.0);
-            else
-                FX_FN(eval_emit_row)(ctx, tally, acc, r, st + j, x + j * xrs, xcs,
-                                     xr != NULL ? xr + j * rrs : NULL, rcs);
+                continue;
+            }
+            if (tl->bad[j]) {
+                fx_eval_emit(ctx, tally, acc, r, FX_ROW_NONFINITE, NULL, w);
+                continue;
+            }
+            fx_eval_row row;
+            row.nll = tl->nll[j];
+            row.max_prob = tl->max_prob[j];
+            row.entropy = tl->entropy[j];
+            row.brier = tl->brier[j];
+            row.p_t = tl->p_t[j];
+            row.argmax = tl->argmax[j];
+            row.rank = FX_FN(eval_rank)((double)tl->cg[j], (double)tl->ce[j], x + j * xrs, xcs,
+                                        C, t, p->ties_last);
+            row.kl = has_ref ? tl->kl[j] : NAN;
+            row.delta_p = has_ref ? tl->delta_p[j] : NAN;
+            row.same_top = has_ref && tl->argmax[j] == tl->argmax_r[j];
+            fx_eval_emit(ctx, tally, acc, r, FX_ROW_COUNTED, &row, w);
         }
     }
 }
@@ -539,7 +582,7 @@ static void FX_FN(eval_rows_long)(const fx_eval_ctx *ctx, fx_eval_tally *tally, 
         st.et = FX_EVAL_ET(xrow[t], st.m);
         st.lsr = has_ref ? FX_EVAL_LS(st.rties, st.rsmall) : 0.0;
         st.ert = has_ref ? FX_EVAL_ET(rrow[t], st.mr) : 0.0;
-        FX_FN(eval_emit_row)(ctx, tally, acc, r, &st, xrow, 1, rrow, 1);
+        FX_FN(eval_emit_row)(ctx, tally, acc, r, &st, xrow, 1, rrow);
     }
 }
 
@@ -562,7 +605,7 @@ static void FX_FN(eval_block)(const void *vctx, const fx_plan *plan, int64_t b, 
     const int tiles = C <= FX_SMALL_C;
     const int copy = p->x.s_class != 1 || (has_ref && p->xr.s_class != 1);
     /* heap, not stack: small thread stacks (see xent_rows_short) */
-    const size_t tile_bytes = sizeof(FX_FN(eval_tile)) + FX_ET * sizeof(FX_FN(eval_stats));
+    const size_t tile_bytes = sizeof(FX_FN(eval_tile));
     size_t bytes = 0;
     if (tiles) bytes = tile_bytes + (size_t)(has_ref ? 2 : 1) * FX_ET * C * sizeof(FX_T);
     else if (copy) bytes = (size_t)C * 2 * sizeof(FX_T);
@@ -573,7 +616,6 @@ static void FX_FN(eval_block)(const void *vctx, const fx_plan *plan, int64_t b, 
     if (tiles) {
         char *w = (char *)work;
         FX_FN(eval_rows_short)(ctx, &tally, acc, r0, n, X, xrs, R, rrs, (FX_FN(eval_tile) *)w,
-                               (FX_FN(eval_stats) *)(w + sizeof(FX_FN(eval_tile))),
                                (FX_T *)(w + tile_bytes));
     } else {
         FX_FN(eval_rows_long)(ctx, &tally, acc, r0, n, X, xrs, R, rrs, copy ? (FX_T *)work : NULL);
@@ -622,8 +664,7 @@ static void FX_FN(eval_block)(const void *vctx, const fx_plan *plan, int64_t b, 
     const int tiles = C <= FX_SMALL_C;
     const int64_t group = tiles ? FX_TROWS : 1;   /* rows widened together */
     const size_t nin = has_ref ? 2 : 1;
-    const size_t tile_bytes = tiles ? sizeof(FX_F32_FN(eval_tile))
-                                      + FX_TROWS * sizeof(FX_F32_FN(eval_stats)) : 0;
+    const size_t tile_bytes = tiles ? sizeof(FX_F32_FN(eval_tile)) : 0;
     const size_t bytes = tile_bytes + (size_t)(tiles ? 2 : 1) * nin * (size_t)(group * C) * sizeof(FX_T);
     void *work;
     fx_eval_tally tally;
@@ -641,9 +682,7 @@ static void FX_FN(eval_block)(const void *vctx, const fx_plan *plan, int64_t b, 
         }
         if (tiles)
             FX_F32_FN(eval_rows_short)(&uctx, &tally, acc, r0 + t0, nt, wx, C, wr, C,
-                                       (FX_F32_FN(eval_tile) *)w,
-                                       (FX_F32_FN(eval_stats) *)(w + sizeof(FX_F32_FN(eval_tile))),
-                                       tbuf);
+                                       (FX_F32_FN(eval_tile) *)w, tbuf);
         else
             FX_F32_FN(eval_rows_long)(&uctx, &tally, acc, r0 + t0, nt, wx, C, wr, C, NULL);
     }
