@@ -346,9 +346,9 @@ static void FX_FN(eval_finish)(const FX_FN(eval_stats) *st, const FX_T *x, int64
  * in FX_T, then in double (one chunk: C <= FX_SMALL_C <= FX_CHUNK). */
 #define FX_ET FX_TROWS
 typedef struct {
-    FX_T m[FX_ET], xt[FX_ET], cg[FX_ET], ce[FX_ET];
-    FX_T cs[FX_ET], cn[FX_ET], c1[FX_ET], c2[FX_ET], key[FX_ET];
-    FX_T mr[FX_ET], rs[FX_ET], rn[FX_ET], rd[FX_ET], rkey[FX_ET], rt[FX_ET];
+    FX_T m[FX_ET], xt[FX_ET], cs[FX_ET], c1[FX_ET], c2[FX_ET], key[FX_ET];
+    int32_t cg[FX_ET], ce[FX_ET], cn[FX_ET], rn[FX_ET];   /* counts (> x_t, == x_t, == m) */
+    FX_T mr[FX_ET], rs[FX_ET], rd[FX_ET], rkey[FX_ET], rt[FX_ET];
     double ls[FX_ET], et[FX_ET], lsr[FX_ET], ert[FX_ET];
     /* the rows' metrics (eval_core) and whether the softmax is undefined */
     double nll[FX_ET], max_prob[FX_ET], entropy[FX_ET], brier[FX_ET], p_t[FX_ET];
@@ -359,10 +359,10 @@ typedef struct {
 
 static void FX_FN(eval_tile_stats)(FX_FN(eval_tile) *tl, const FX_T *x, const FX_T *xr,
                                    const int64_t *lab, int64_t ignore_index, int64_t C,
-                                   int64_t nt, int last, int has_ref)
+                                   int64_t nt, int last, int has_ref, int need_am)
 {
-    FX_T *m = tl->m, *xt = tl->xt, *cg = tl->cg, *ce = tl->ce, *cs = tl->cs, *cn = tl->cn;
-    FX_T *c1 = tl->c1, *c2 = tl->c2, *key = tl->key;
+    FX_T *m = tl->m, *xt = tl->xt, *cs = tl->cs, *c1 = tl->c1, *c2 = tl->c2, *key = tl->key;
+    int32_t *cg = tl->cg, *ce = tl->ce, *cn = tl->cn;
     const FX_T n = (FX_T)C, kb = last ? (FX_T)(C - 1) : 0, ks = last ? (FX_T)-1 : (FX_T)1;
     for (int64_t j = 0; j < FX_ET; j++) {
         const int64_t t = j >= nt || lab[j] == ignore_index ? 0 : lab[j];
@@ -377,24 +377,32 @@ static void FX_FN(eval_tile_stats)(FX_FN(eval_tile) *tl, const FX_T *x, const FX
         for (int64_t j = 0; j < FX_ET; j++) {
             const FX_T v = xc[j];
             m[j] = v > m[j] ? v : m[j];
-            cg[j] += v > xt[j] ? (FX_T)1 : (FX_T)0;
-            ce[j] += v == xt[j] ? (FX_T)1 : (FX_T)0;
+            cg[j] += v > xt[j];
+            ce[j] += v == xt[j];
         }
     }
+    /* the sums as eval_chunk_exps' (values selected, e d at d clamped) */
     for (int64_t c = 0; c < C; c++) {
         const FX_T *xc = x + c * FX_ET;
-        const FX_T kc = kb + ks * (FX_T)c;
 #pragma omp simd
         for (int64_t j = 0; j < FX_ET; j++) {
             const FX_T d = xc[j] - m[j];
             const FX_T e = FX_EXP_SUM(d);
             const int z = d == 0;
-            cs[j] += z ? (FX_T)0 : e;
-            cn[j] += z ? (FX_T)1 : (FX_T)0;
-            c1[j] += e == 0 ? (FX_T)0 : e * d;
-            c2[j] += z ? (FX_T)0 : e * e;
-            key[j] = (z && kc < key[j]) ? kc : key[j];
+            const FX_T dc = d < FX_EXP_SUM_LO ? FX_EXP_SUM_LO : d;
+            const FX_T ez = z ? (FX_T)0 : e;
+            cs[j] += ez;
+            cn[j] += z;
+            c1[j] += e * dc;
+            c2[j] += ez * e;
         }
+    }
+    /* the argmax, where asked: the smallest key of the maxima */
+    for (int64_t c = 0; need_am && c < C; c++) {
+        const FX_T *xc = x + c * FX_ET;
+        const FX_T kc = kb + ks * (FX_T)c;
+#pragma omp simd
+        for (int64_t j = 0; j < FX_ET; j++) key[j] = (xc[j] == m[j] && kc < key[j]) ? kc : key[j];
     }
     double *ls = tl->ls, *et = tl->et, *lsr = tl->lsr, *ert = tl->ert;
 #pragma omp simd
@@ -402,8 +410,8 @@ static void FX_FN(eval_tile_stats)(FX_FN(eval_tile) *tl, const FX_T *x, const FX
         ls[j] = FX_EVAL_LS((double)cn[j], (double)cs[j]);
         et[j] = FX_EVAL_ET(xt[j], m[j]);
     }
-    FX_T *mr = tl->mr, *rs = tl->rs, *rn = tl->rn, *rd = tl->rd, *rkey = tl->rkey;
-    FX_T *rt = tl->rt;
+    FX_T *mr = tl->mr, *rs = tl->rs, *rd = tl->rd, *rkey = tl->rkey, *rt = tl->rt;
+    int32_t *rn = tl->rn;
     if (has_ref) {
         for (int64_t j = 0; j < FX_ET; j++) {
             const int64_t t = j >= nt || lab[j] == ignore_index ? 0 : lab[j];
@@ -425,9 +433,10 @@ static void FX_FN(eval_tile_stats)(FX_FN(eval_tile) *tl, const FX_T *x, const FX
                 const FX_T d = rc[j] - mr[j];
                 const FX_T e = FX_EXP_SUM(d);
                 const int z = d == 0;
+                const FX_T g = rc[j] - xc[j];
                 rs[j] += z ? (FX_T)0 : e;
-                rn[j] += z ? (FX_T)1 : (FX_T)0;
-                rd[j] += e == 0 ? (FX_T)0 : e * (rc[j] - xc[j]);
+                rn[j] += z;
+                rd[j] += e * (g > -FX_HUGE ? g : -FX_HUGE);   /* er = 0 where r = -inf */
                 rkey[j] = (z && kc < rkey[j]) ? kc : rkey[j];
             }
         }
@@ -514,7 +523,7 @@ static void FX_FN(eval_rows_short)(const fx_eval_ctx *ctx, fx_eval_tally *tally,
         FX_FN(eval_load_tile)(x, xrs, xcs, nt, C, buf);
         if (has_ref) FX_FN(eval_load_tile)(xr, rrs, rcs, nt, C, rbuf);
         FX_FN(eval_tile_stats)(tl, buf, rbuf, p->labels + r0 + t0, p->ignore_index, C, nt,
-                               p->ties_last, has_ref);
+                               p->ties_last, has_ref, has_ref || p->row_argmax != NULL);
         for (int64_t j = 0; j < nt; j++) {
             const int64_t r = r0 + t0 + j, t = p->labels[r];
             const double w = p->sample_weight != NULL ? p->sample_weight[r] : 1.0;
