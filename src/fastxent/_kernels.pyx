@@ -182,6 +182,22 @@ cdef inline bint _plain(object a, int typenum, int ndim):
             and cnp.PyArray_ISCARRAY_RO(arr) and cnp.PyArray_ISNOTSWAPPED(arr))
 
 
+cdef inline int _plain_rows(object logits, object labels):
+    """The dtype code (0 float32, 1 float64) of 2-D plain (see _plain)
+    logits with 1-D plain int64 labels of their row count, else -1."""
+    cdef int dt
+    if _plain(logits, cnp.NPY_FLOAT32, 2):
+        dt = 0
+    elif _plain(logits, cnp.NPY_FLOAT64, 2):
+        dt = 1
+    else:
+        return -1
+    if not _plain(labels, cnp.NPY_INT64, 1) or \
+            cnp.PyArray_DIM(<cnp.ndarray>labels, 0) != cnp.PyArray_DIM(<cnp.ndarray>logits, 0):
+        return -1
+    return dt
+
+
 def xent_plain(object logits, object target, bint mean, int nthreads):
     """cross_entropy's common case in one C call: 2-D float32/float64
     C-ordered logits, 1-D int64 labels, no options but the reduction (mean or
@@ -192,21 +208,15 @@ def xent_plain(object logits, object target, bint mean, int nthreads):
     cdef fx_xent_problem p
     cdef fx_xent_sums sums
     cdef fx_status st
-    cdef int dt
     cdef double v
     cdef float v32
-    if _plain(logits, cnp.NPY_FLOAT32, 2):
-        dt = 0
-    elif _plain(logits, cnp.NPY_FLOAT64, 2):
-        dt = 1
-    else:
-        return None
-    if not _plain(target, cnp.NPY_INT64, 1):
+    cdef int dt = _plain_rows(logits, target)
+    if dt < 0:
         return None
     cdef cnp.ndarray x = <cnp.ndarray>logits
     cdef cnp.ndarray t = <cnp.ndarray>target
     cdef int64_t N = cnp.PyArray_DIM(x, 0), C = cnp.PyArray_DIM(x, 1)
-    if C < 1 or cnp.PyArray_DIM(t, 0) != N:
+    if C < 1:
         return None
     memset(&p, 0, sizeof(p))   # no target, weight, outputs or smoothing
     p.outer = N
@@ -428,19 +438,13 @@ cdef class PlainEval:
         the counts. Returns None when done, False when the arguments are not
         this case (nothing done: the caller checks them all), else the C
         status (code, arg, index) of a call that changed nothing."""
-        cdef int dt
-        if _plain(logits, cnp.NPY_FLOAT32, 2):
-            dt = 0
-        elif _plain(logits, cnp.NPY_FLOAT64, 2):
-            dt = 1
-        else:
-            return False
-        if not _plain(labels, cnp.NPY_INT64, 1):
+        cdef int dt = _plain_rows(logits, labels)
+        if dt < 0:
             return False
         cdef cnp.ndarray x = <cnp.ndarray>logits
         cdef cnp.ndarray t = <cnp.ndarray>labels
         cdef int64_t N = cnp.PyArray_DIM(x, 0)
-        if N == 0 or cnp.PyArray_DIM(x, 1) != self.p.C or cnp.PyArray_DIM(t, 0) != N:
+        if N == 0 or cnp.PyArray_DIM(x, 1) != self.p.C:
             return False
         cdef fx_eval_problem p = self.p
         cdef fx_eval_counts r
