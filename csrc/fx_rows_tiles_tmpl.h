@@ -266,8 +266,10 @@ static double FX_FN(xent_rows_short)(
         }
         /* the next two tiles (past the block's end: the next block's first);
          * the one after next is asked for again next time: asking two
-         * tiles ahead measured faster than one */
-        FX_FN(prefetch_rows)(x, xrs, C, t0 + nt, 2 * FX_TROWS);
+         * tiles ahead measured faster than one. A block of one tile is the
+         * array's last, or a half dtype's widened tile (read row by row,
+         * which the hardware prefetcher follows): nothing to ask for. */
+        if (n > FX_TROWS) FX_FN(prefetch_rows)(x, xrs, C, t0 + nt, 2 * FX_TROWS);
         FX_FN(transpose)(x + t0 * xrs, xrs, xb, nt, nt, C);
         if (y != NULL) FX_FN(transpose)(y + t0 * yrs, yrs, yb, nt, nt, C);
         total += FX_FN(xent_rows_strided)(k, nt, xb, 1, nt, yb, 1, nt, lt, lo, gb, 1, nt);
