@@ -2,15 +2,18 @@
 
 Times, in one process and on the very same arrays, fastxent, the pure-NumPy
 twin (:mod:`fastxent.reference`) and whichever of PyTorch, SciPy and
-scikit-learn are importable, over a standard set of cases, at 1 thread and at
-all threads. Every peer's result is checked against fastxent's, and every
-time is set against a floor the suite measures on this machine itself.
+scikit-learn are importable, over a standard set of cases, at 1 thread and at all
+threads; jitted JAX, where installed, in a process of its own pinned to as
+many CPUs as fastxent's threads (:mod:`~fastxent.bench.jaxpeer`). Every
+peer's result is checked against fastxent's, and every time is set against a
+floor the suite measures on this machine itself.
 
 The modules, in the order a run uses them:
 
 * :mod:`~fastxent.bench.cases`: the cases, their peers and input data;
 * :mod:`~fastxent.bench.timing`: timing one call; thread settings;
 * :mod:`~fastxent.bench.floors`: this machine's compute and memory floors;
+* :mod:`~fastxent.bench.jaxpeer`: the JAX peer and its pinned child process;
 * :mod:`~fastxent.bench.check`: results checked against fastxent's;
 * :mod:`~fastxent.bench.runner`: the suite run into one JSON-ready report;
 * :mod:`~fastxent.bench.report`, :mod:`~fastxent.bench.plot`: its table,

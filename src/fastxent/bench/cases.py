@@ -2,8 +2,8 @@
 
 A :class:`Case` is one fastxent function at one shape, dtype and option set,
 with the calls that compute the same thing (:class:`Impl`: fastxent, its
-NumPy twin, PyTorch, SciPy, scikit-learn), the transcendentals and bytes its
-floor is made of, and a maker of its inputs. The inputs come from a
+NumPy twin, PyTorch, jitted JAX, SciPy, scikit-learn), the transcendentals
+and bytes its floor is made of, and a maker of its inputs. The inputs come from a
 :class:`DataCache`, so cases on the same arrays share them.
 
 ``make_case(func, n, c, **options)`` builds the case of any benchmarked
@@ -21,7 +21,9 @@ import numpy as np
 import fastxent
 from fastxent import reference
 
-IMPL_ORDER = ("fastxent", "reference", "torch", "scipy", "sklearn")
+from .jaxpeer import jax_impl
+
+IMPL_ORDER = ("fastxent", "reference", "torch", "jax", "scipy", "sklearn")
 
 Builder = Callable[[Mapping[str, np.ndarray], int], Callable[[], Any]]
 
@@ -33,6 +35,9 @@ class Impl:
     threaded: bool  # honours the thread count; False = measured once, at 1 thread
     build: Builder
     call: str       # what is called, for the JSON
+    # timed elsewhere: `isolated(data, threads, settings)` -> (results, Timing, row fields)
+    # (JAX, in its own pinned process); `build` then runs it here, unpinned
+    isolated: Optional[Callable[..., Any]] = None
 
 
 @dataclass(frozen=True)
@@ -238,13 +243,15 @@ def xent_case(n: int, c: int, dtype: str = "float32", *, quick=False, soft=False
         impls = (fastxent_impl("cross_entropy", "x", "t", return_grad=True, **kw),
                  reference_impl("cross_entropy", "x", "t", return_grad=True, **kw),
                  torch_impl("torch.nn.functional.cross_entropy(x, t).backward()",
-                            lambda torch, T: _torch_xent_backward(torch, T, kw)))
+                            lambda torch, T: _torch_xent_backward(torch, T, kw)),
+                 _jax_xent(dtype, soft, label_smoothing, grad=True))
     else:
         impls = (fastxent_impl("cross_entropy", "x", "t", **kw),
                  reference_impl("cross_entropy", "x", "t", **kw),
                  torch_impl(f"torch.nn.functional.cross_entropy({_signature(('x', 't'), kw)})"
                             + (".float()" if half else ""),
-                            lambda torch, T: _torch_xent(torch, T, kw, half)))
+                            lambda torch, T: _torch_xent(torch, T, kw, half)),
+                 _jax_xent(dtype, soft, label_smoothing))
     opts = ", ".join(filter(None, [
         "soft targets" if soft else "index targets",
         f"label_smoothing={label_smoothing:g}" if label_smoothing else "",
@@ -261,6 +268,29 @@ def _torch_xent(torch, T, kw, half: bool) -> Callable[[], Any]:
     if half:
         return lambda: F.cross_entropy(T["x"], T["t"], **kw).float()
     return lambda: F.cross_entropy(T["x"], T["t"], **kw)
+
+
+def _jax_xent(dtype: str, soft: bool, eps: float, grad: bool = False) -> Impl:
+    """optax's loss (else jax.nn.log_softmax and a gather) of the case, mean."""
+    up = ".astype(float32)" if dtype in ("float16", "bfloat16") else ""
+    if soft:
+        tt = f"optax.smooth_labels(t, {eps:g})" if eps else "t"
+        call_optax = f"optax.softmax_cross_entropy(x{up}, {tt}).mean()"
+        tt = f"((1-{eps:g}) t + {eps:g}/C)" if eps else "t"
+        call_jax = f"-({tt} * jax.nn.log_softmax(x{up})).sum(-1).mean()"
+    elif eps:
+        call_optax = (f"optax.softmax_cross_entropy(x{up}, optax.smooth_labels("
+                      f"jax.nn.one_hot(t, C), {eps:g})).mean()")
+        call_jax = (f"((1-{eps:g}) * nll - {eps:g} * lp.mean(-1)).mean(), lp = "
+                    f"jax.nn.log_softmax(x{up}), nll = -take_along_axis(lp, t)")
+    else:
+        call_optax = f"optax.softmax_cross_entropy_with_integer_labels(x{up}, t).mean()"
+        call_jax = f"-take_along_axis(jax.nn.log_softmax(x{up}), t).mean()"
+    if grad:
+        call_optax, call_jax = (f"value_and_grad({c})" for c in (call_optax, call_jax))
+    return jax_impl("cross_entropy", "x", "t", call_optax=call_optax, call_jax=call_jax,
+                    soft=soft, label_smoothing=eps, grad=grad, upcast=bool(up),
+                    x64=dtype == "float64")
 
 
 def _torch_xent_backward(torch, T, kw) -> Callable[[], Any]:
@@ -293,6 +323,8 @@ def rowwise_case(func: str, n: int, c: int, *, quick=False) -> Case:
         reference_impl(func, "x"),
         torch_impl(f"{torch_fn}(x, dim=-1)",
                    lambda torch, T: (lambda: getattr(torch, tfun)(T["x"], dim=-1))),
+        jax_impl(func, "x",
+                 call_jax=f"{'jax.nn' if writes else 'jax.scipy.special'}.{func}(x, axis=-1)"),
         scipy_impl(f"scipy.special.{func}(x, axis=-1)",
                    lambda sp, d: (lambda: getattr(sp, func)(d["x"], axis=-1))),
     )
@@ -308,6 +340,7 @@ def entropy_case(n: int, c: int) -> Case:
         reference_impl("entropy", "p"),
         torch_impl("torch.special.entr(p).sum(-1)",
                    lambda torch, T: (lambda: torch.special.entr(T["p"]).sum(-1))),
+        jax_impl("entropy", "p", call_jax="jax.scipy.special.entr(p).sum(-1)"),
         scipy_impl("scipy.special.entr(p).sum(axis=-1)",
                    lambda sp, d: (lambda: sp.entr(d["p"]).sum(axis=-1))),
     )
@@ -324,6 +357,7 @@ def kl_case(n: int, c: int) -> Case:
         torch_impl("torch.nn.functional.kl_div(q.log(), p, reduction='none').sum(-1)",
                    lambda torch, T: (lambda: torch.nn.functional.kl_div(
                        T["q"].log(), T["p"], reduction="none").sum(-1))),
+        jax_impl("kl_divergence", "p", "q", call_jax="jax.scipy.special.rel_entr(p, q).sum(-1)"),
         scipy_impl("scipy.special.rel_entr(p, q).sum(axis=-1)",
                    lambda sp, d: (lambda: sp.rel_entr(d["p"], d["q"]).sum(axis=-1))),
     )
@@ -338,6 +372,9 @@ def bce_logits_case(n: int, c: int, *, quick=False) -> Case:
         torch_impl("torch.nn.functional.binary_cross_entropy_with_logits(x, y)",
                    lambda torch, T: (lambda: torch.nn.functional
                                      .binary_cross_entropy_with_logits(T["x"], T["y"]))),
+        jax_impl("binary_cross_entropy_with_logits", "x", "y",
+                 call_optax="optax.sigmoid_binary_cross_entropy(x, y).mean()",
+                 call_jax="(jax.nn.softplus(x) - x * y).mean()"),
     )
     return Case(f"bce-logits-f32-{n}x{c}", "binary_cross_entropy_with_logits", (n, c),
                 "float32", lambda D: binary_data(D, (n, c)), impls,

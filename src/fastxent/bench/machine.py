@@ -23,7 +23,8 @@ def machine_info() -> Dict[str, Any]:
     except OSError:
         pass
     versions: Dict[str, Optional[str]] = {}
-    for dist in ("numpy", "torch", "scipy", "scikit-learn", "matplotlib"):
+    for dist in ("numpy", "torch", "jax", "jaxlib", "optax", "scipy", "scikit-learn",
+                 "matplotlib"):
         try:
             versions[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:

@@ -63,7 +63,7 @@ def table_rows(report: Dict[str, Any]) -> List[List[str]]:
         out.append([
             r["case"] if new_case else "",
             thr,
-            r["impl"],
+            _impl_cell(r),
             format_time(med),
             format_time(r.get("min_s")),
             f"{100 * r['iqr_s'] / med:.1f}%" if med else "-",
@@ -76,6 +76,31 @@ def table_rows(report: Dict[str, Any]) -> List[List[str]]:
         ])
         last_case = r["case"]
     return out
+
+
+def _impl_cell(r: Dict[str, Any]) -> str:
+    """The impl's name; a peer timed in its own pinned process says on how many CPUs."""
+    cpus = r.get("cpus")
+    if "pinning" not in r:
+        return r["impl"]
+    if cpus is None:
+        return f"{r['impl']} (unpinned)"
+    return f"{r['impl']} ({len(cpus)} CPU{'s' if len(cpus) > 1 else ''})"
+
+
+def _pinning_notes(report: Dict[str, Any]) -> List[str]:
+    """How each peer timed in its own process was pinned, from its rows."""
+    pins: Dict[str, Dict[int, str]] = {}
+    for r in report["results"]:
+        if "pinning" in r:
+            pins.setdefault(r["impl"], {})[r["threads"]] = r["pinning"]
+    return [f"{impl}: jitted, in its own process pinned with os.sched_setaffinity to as many "
+            f"CPUs as the row's thread count ("
+            + "; ".join(f"{t} thr: {p}" for t, p in sorted(by.items()))
+            + "; XLA sizes its thread pool from the affinity); compiled and warmed up before "
+            "timing, block_until_ready on every result; labels as int32 (JAX without x64), "
+            "float64 cases with x64."
+            for impl, by in pins.items()]
 
 
 def scaling_rows(report: Dict[str, Any]) -> Tuple[List[str], List[List[str]]]:
@@ -118,7 +143,8 @@ def _header_lines(report: Dict[str, Any]) -> List[str]:
     m, f, s = report["machine"], report["floors"], report["settings"]
     cfg = m["fastxent_config"]
     v = m["versions"]
-    peers = ", ".join(f"{k} {v[k]}" for k in ("torch", "scipy", "scikit-learn") if v.get(k))
+    peers = ", ".join(f"{k} {v[k]}" for k in ("torch", "jax", "optax", "scipy", "scikit-learn")
+                      if v.get(k))
     rates = ", ".join(f"{k.replace('/float', ' f')} {r / 1e9:.2f}"
                       for k, r in f["rates_per_core"].items())
     bws: Dict[int, List[float]] = {}
@@ -157,6 +183,7 @@ def _footnotes(report: Dict[str, Any]) -> List[str]:
     if load is not None and load > 0.25 * cpus:
         notes.append(f"load average {load:.2f} on {cpus} CPUs at the start: other processes "
                      f"compete for the CPUs, so times are noisy, most of all at {cpus} threads.")
+    notes.extend(_pinning_notes(report))
     for case, why in report["skipped"].items():
         notes.append(f"skipped {case}: {why}")
     for impl, why in report["unavailable"].items():

@@ -18,6 +18,7 @@ import fastxent
 from .cases import IMPL_ORDER, Case, DataCache, Impl
 from .check import RTOL, as_arrays, check_fastxent, check_peer
 from .floors import measure_floors
+from .jaxpeer import jax_installed
 from .machine import load_average, machine_info
 from .report import format_time
 from .timing import Settings, measure, thread_setting
@@ -36,7 +37,11 @@ def available_impls(cases: Sequence[Case],
         if name not in used or (wanted is not None and name not in wanted and name != "fastxent"):
             continue
         lib = _LIB_OF.get(name)
-        if lib is not None:
+        if name == "jax":  # timed in a child process: the parent never imports it
+            if not jax_installed():
+                missing[name] = "jax not installed (pip install jax optax)"
+                continue
+        elif lib is not None:
             try:
                 importlib.import_module(lib)
             except ImportError as e:  # not installed, or broken
@@ -188,8 +193,11 @@ def measure_row(case: Case, impl: Impl, d, threads: int, settings: Settings):
                 "threads_used": threads, "reused": False,
                 "elements": case.elements, "bytes": case.bytes}
     try:
-        call = impl.build(d, threads)
-        result, timing = measure(call, settings)
+        if impl.isolated is not None:
+            result, timing, fields = impl.isolated(d, threads, settings)
+            row.update(fields)
+        else:
+            result, timing = measure(impl.build(d, threads), settings)
         out = as_arrays(result)
     except Exception as e:  # a peer that cannot do this case is reported, not fatal
         row["error"] = f"{type(e).__name__}: {e}".splitlines()[0][:200]
