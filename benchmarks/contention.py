@@ -12,7 +12,8 @@ busy process (a pure-Python spin loop, pinned to no CPU) and once without.
 --compare runs the measurement in alternating child processes, one per
 build and round, each with PYTHONPATH=<tree>/src (a tree's build, built in
 place); TREE@RUNNER also sets FASTXENT_THREAD_RUNNER (pool, omp-dynamic,
-omp-static) for that child. Samples of all rounds are pooled per build.
+omp-static) for that child, TREE@NAME=VALUE,... any environment variable.
+Samples of all rounds are pooled per build.
 """
 import argparse
 import json
@@ -39,7 +40,8 @@ def _calls(fx, shape):
 
 
 def measure(calls, load):
-    """{case/func/threads: [seconds, ...]} of this process's fastxent."""
+    """{case/func/threads: [seconds, ...]} of this process's fastxent (for
+    CASES and FUNCS)."""
     import fastxent as fx
     busy = subprocess.Popen([sys.executable, "-c", BUSY]) if load == "busy" else None
     try:
@@ -88,14 +90,17 @@ def report_one(samples, load):
 
 
 def _child(spec, calls, load):
-    tree, _, runner = spec.partition("@")
+    tree, _, extra = spec.partition("@")
     env = dict(os.environ, PYTHONPATH=os.path.join(os.path.abspath(tree), "src"))
     env.pop("FASTXENT_THREAD_RUNNER", None)
-    if runner:
-        env["FASTXENT_THREAD_RUNNER"] = runner
+    for item in filter(None, extra.split(",")):
+        key, eq, value = item.partition("=")
+        env.update({key: value} if eq else {"FASTXENT_THREAD_RUNNER": item})
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         subprocess.run([sys.executable, os.path.abspath(__file__), "--calls", str(calls),
-                        "--load", load, "--json", out.name], env=env, check=True,
+                        "--load", load, "--json", out.name,
+                        "--cases", ",".join(f"{n}x{c}" for n, c in CASES),
+                        "--funcs", ",".join(FUNCS)], env=env, check=True,
                        stdout=subprocess.DEVNULL)
         with open(out.name) as fh:
             return json.load(fh)[load]
@@ -133,10 +138,16 @@ def main(argv=None):
     ap.add_argument("--calls", type=int, default=100, help="calls per case, function and thread count")
     ap.add_argument("--load", choices=["busy", "quiet", "both"], default="both")
     ap.add_argument("--json", help="write the samples here (seconds) instead of a table")
-    ap.add_argument("--compare", nargs="+", metavar="TREE[@RUNNER]",
+    ap.add_argument("--compare", nargs="+", metavar="TREE[@RUNNER|@NAME=VALUE,...]",
                     help="builds to compare in alternating child processes")
     ap.add_argument("--rounds", type=int, default=3, help="child processes per build and load")
+    ap.add_argument("--cases", help="e.g. 65536x10,8192x1000 (default: the four bench cases)")
+    ap.add_argument("--funcs", help="cross_entropy, evaluate or both (default)")
     args = ap.parse_args(argv)
+    if args.cases:
+        CASES[:] = [tuple(int(v) for v in c.split("x")) for c in args.cases.split(",")]
+    if args.funcs:
+        FUNCS[:] = args.funcs.split(",")
     loads = ["busy", "quiet"] if args.load == "both" else [args.load]
     print(f"load average at start: {os.getloadavg()}", flush=True)
     if args.compare:

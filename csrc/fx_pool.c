@@ -26,15 +26,20 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <strings.h>
 #include <time.h>
 
 #define FX_POOL_MAX_WORKERS 255
 #define FX_POOL_CHUNK 65535
-/* how long a worker waits actively for the next job before parking, and a
- * caller for the last claimed indices before it parks: back-to-back calls
- * then find their workers awake, and an idle process stops spinning soon */
+/* How long a worker waits actively for the next job before it parks, and a
+ * caller for the last claimed indices: back-to-back calls then find their
+ * workers awake, and an idle process stops spinning soon. OpenMP's
+ * convention holds: OMP_WAIT_POLICY=passive parks at once, active spins
+ * for a second; FASTXENT_POOL_SPIN_US sets the worker's time. */
 #define FX_POOL_WORKER_SPIN_NS 100000
 #define FX_POOL_CALLER_SPIN_NS 50000
+static int64_t fx_pool_spin_ns = FX_POOL_WORKER_SPIN_NS;
 
 #define FX_W_GEN(w) ((uint32_t)((w) >> 32))
 #define FX_W_NEXT(w) ((uint32_t)((w) >> 16) & 0xffffu)
@@ -119,7 +124,7 @@ static uint32_t fx_pool_next_job(uint32_t seen)
         if (g != seen) return g;
         fx_cpu_relax();
         if ((i & 255) == 0) {
-            if (fx_now_ns() - t0 > FX_POOL_WORKER_SPIN_NS) break;
+            if (fx_now_ns() - t0 > fx_pool_spin_ns) break;
             sched_yield();   /* let a thread that shares this CPU run */
         }
     }
@@ -144,6 +149,15 @@ static void *fx_pool_worker(void *p)
     return NULL;
 }
 
+static void fx_pool_read_wait_policy(void)
+{
+    const char *policy = getenv("OMP_WAIT_POLICY");
+    const char *us = getenv("FASTXENT_POOL_SPIN_US");
+    if (policy != NULL && strcasecmp(policy, "passive") == 0) fx_pool_spin_ns = 0;
+    if (policy != NULL && strcasecmp(policy, "active") == 0) fx_pool_spin_ns = 1000000000;
+    if (us != NULL && *us != 0) fx_pool_spin_ns = (int64_t)strtol(us, NULL, 10) * 1000;
+}
+
 /* Starts workers up to n (with the job lock held); returns how many run.
  * Workers block every signal: they belong to the thread that raised them. */
 static int fx_pool_grow(int n)
@@ -151,6 +165,7 @@ static int fx_pool_grow(int n)
     if (n > FX_POOL_MAX_WORKERS) n = FX_POOL_MAX_WORKERS;
     int have = atomic_load(&fx_pool.nworkers);
     if (have >= n) return have;
+    if (have == 0) fx_pool_read_wait_policy();
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);

@@ -169,8 +169,10 @@ def test_the_pool_starts_only_the_threads_a_call_asks_for():
 
 
 @openmp
-@pytest.mark.parametrize("runner", ["pool", "omp-dynamic", "omp-static"])
-def test_every_runner_gives_the_same_bits(runner):
+@pytest.mark.parametrize("runner, env", [
+    ("pool", {}), ("pool", {"OMP_WAIT_POLICY": "passive"}),
+    ("pool", {"FASTXENT_POOL_SPIN_US": "0"}), ("omp-dynamic", {}), ("omp-static", {})])
+def test_every_runner_gives_the_same_bits(runner, env):
     got = run_python_json("""
         import json
         import numpy as np
@@ -181,7 +183,7 @@ def test_every_runner_gives_the_same_bits(runner):
         out = [float(fx.cross_entropy(x, y, num_threads=nt)).hex() for nt in (1, 2, 3)]
         out += [float(fx.evaluate(x, y, num_threads=nt).nll_sum).hex() for nt in (1, 2)]
         print(json.dumps(out))
-    """, FASTXENT_THREAD_RUNNER=runner)
+    """, FASTXENT_THREAD_RUNNER=runner, **env)
     rng = np.random.default_rng(7)
     x = rng.standard_normal((20000, 300)).astype(np.float32)
     y = rng.integers(0, 300, 20000)
