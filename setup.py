@@ -26,7 +26,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 from setuptools.command.sdist import sdist
 
-CSRC = ["csrc/fx_driver.c", "csrc/fx_exact.c", "csrc/fx_eval.c", "csrc/isa_baseline.c", "csrc/isa_avx2.c", "csrc/isa_avx512.c"]
+CSRC = ["csrc/fx_driver.c", "csrc/fx_pool.c", "csrc/fx_exact.c", "csrc/fx_eval.c", "csrc/isa_baseline.c", "csrc/isa_avx2.c", "csrc/isa_avx512.c"]
 
 # Never -ffast-math: it changes results and GCC links in a constructor that
 # sets flush-to-zero for the whole process.

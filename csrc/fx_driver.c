@@ -11,6 +11,7 @@
 #include <math.h>
 #include "fx_isa.h"
 #include "fx_half.h"
+#include "fx_pool.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -95,6 +96,22 @@ int fx_forked_serial(void)
 }
 static int fx_isa = -1;
 
+/* How a range of blocks runs on several threads (docs/scaling.md): the pool
+ * (fx_pool.c) where the build has one, else OpenMP with blocks claimed
+ * dynamically; FASTXENT_THREAD_RUNNER=omp-dynamic or omp-static (the
+ * static schedule fastxent used before the pool) selects one of the OpenMP
+ * runners instead, for comparison. Read once, at import. */
+enum { FX_RUN_POOL, FX_RUN_OMP_DYNAMIC, FX_RUN_OMP_STATIC };
+static int fx_runner = FX_RUN_OMP_DYNAMIC;
+
+static void fx_select_runner(void)
+{
+    const char *env = getenv("FASTXENT_THREAD_RUNNER");
+    fx_runner = fx_pool_available() ? FX_RUN_POOL : FX_RUN_OMP_DYNAMIC;
+    if (env != NULL && strcmp(env, "omp-dynamic") == 0) fx_runner = FX_RUN_OMP_DYNAMIC;
+    if (env != NULL && strcmp(env, "omp-static") == 0) fx_runner = FX_RUN_OMP_STATIC;
+}
+
 int fx_supported_isa(void)
 {
 #if defined(FX_X86_DISPATCH)
@@ -119,6 +136,7 @@ int fx_select_isa(int requested)
     fx_tables[FX_ISA_AVX2] = &fx_table_avx2;
     fx_tables[FX_ISA_AVX512] = &fx_table_avx512;
 #endif
+    fx_select_runner();
     int best = fx_supported_isa();
     if (requested < 0 || requested > best) requested = best;
     fx_isa = requested;
@@ -266,19 +284,50 @@ static int64_t fx_range_blocks(int64_t work, int64_t nblocks, int nt)
     return per_thread * nt;
 }
 
+typedef struct {
+    fx_block_fn fn;
+    const void *problem;
+    const fx_plan *plan;
+    int64_t b0;
+    double *partial;
+} fx_range_job;
+
+static void fx_range_block(void *arg, int64_t i)
+{
+    const fx_range_job *job = (const fx_range_job *)arg;
+    const int64_t b = job->b0 + i;
+    job->fn(job->problem, job->plan, b, job->partial + b * FX_MAX_OUT);
+}
+
+/* Runs blocks [b0, b1) on up to nt threads. Every block writes its own
+ * slot of partial, so which thread ran it never shows in a result. */
 static void fx_run_range(fx_block_fn fn, const void *problem, const fx_plan *plan,
                          int64_t b0, int64_t b1, int nt, double *partial)
 {
-    if (nt == 1) {
-        /* no OpenMP construct at all: safe in a forked child, no overhead */
-        for (int64_t b = b0; b < b1; b++) fn(problem, plan, b, partial + b * FX_MAX_OUT);
-    } else {
-        fx_threads_used = 1;
+    const fx_range_job job = {fn, problem, plan, b0, partial};
+    const int64_t n = b1 - b0;
 #ifdef _OPENMP
+    /* OpenMP's convention for nesting: inside an active parallel region
+     * that may not nest further, a call runs on its own thread */
+    if (nt > 1 && omp_get_active_level() >= omp_get_max_active_levels()) nt = 1;
+    if (nt > 1) {
+        fx_threads_used = 1;
+        if (fx_runner == FX_RUN_OMP_STATIC) {
 #pragma omp parallel for schedule(static) num_threads(nt)
-#endif
-        for (int64_t b = b0; b < b1; b++) fn(problem, plan, b, partial + b * FX_MAX_OUT);
+            for (int64_t i = 0; i < n; i++) fx_range_block((void *)&job, i);
+            return;
+        }
+        if (fx_runner == FX_RUN_OMP_DYNAMIC) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+            for (int64_t i = 0; i < n; i++) fx_range_block((void *)&job, i);
+            return;
+        }
+        /* the pool busy with another thread's job: this one runs here */
+        if (fx_pool_run(n, nt, fx_range_block, (void *)&job)) return;
     }
+#endif
+    /* one thread: no OpenMP construct and no pool, safe in a forked child */
+    for (int64_t i = 0; i < n; i++) fx_range_block((void *)&job, i);
 }
 
 static void fx_combine(const double *partial, int64_t nblocks, int nout, const int *combine,
