@@ -81,27 +81,29 @@ static inline FX_ALWAYS_INLINE FX_T FX_FN(eval_chunk_max)(const FX_T *xc, int64_
 }
 
 /* The index of the first (last: the last) entry of x[0, n) equal to v, or
- * -1: blocks of 64 are tested at once, the one that holds it entry by
- * entry (the argmax, in the chunk known to hold the row's max). */
+ * -1 (the argmax, in the chunk known to hold the row's max, n <= FX_CHUNK):
+ * one pass with no early exit, a vectorised min (max) of int indices. */
 static inline int64_t FX_FN(eval_find)(const FX_T *x, int64_t n, FX_T v, int last)
 {
-    for (int64_t k = 0; k < n; k += 64) {
-        const int64_t j0 = last ? (n - k - 64 > 0 ? n - k - 64 : 0) : k;
-        const int64_t j1 = last ? n - k : (k + 64 < n ? k + 64 : n);
-        int hit = 0;
-#pragma omp simd reduction(| : hit)
-        for (int64_t j = j0; j < j1; j++) hit |= x[j] == v;
-        if (hit) {
-            if (last) {
-                for (int64_t j = j1 - 1; j >= j0; j--)
-                    if (x[j] == v) return j;
-            } else {
-                for (int64_t j = j0; j < j1; j++)
-                    if (x[j] == v) return j;
-            }
+    const int nn = (int)n;
+    int k;
+    if (last) {
+        k = -1;
+#pragma omp simd reduction(max : k)
+        for (int j = 0; j < nn; j++) {
+            const int c = x[j] == v ? j : -1;   /* a select, then a max: no */
+            k = c > k ? c : k;                  /* mask chained across iterations */
         }
+    } else {
+        k = nn;
+#pragma omp simd reduction(min : k)
+        for (int j = 0; j < nn; j++) {
+            const int c = x[j] == v ? j : nn;
+            k = c < k ? c : k;
+        }
+        k = k < nn ? k : -1;
     }
-    return -1;
+    return k;
 }
 
 /* s = ties + small, s1 and s2 of a row rescaled from shift `old` to `new` */
