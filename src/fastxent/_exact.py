@@ -74,6 +74,12 @@ class WindowSums:
     three chunks, so the chunks are normalised once ``_LIMIT`` values have
     been added since the last time (far below int64's 2**31 pieces), and
     before the state is listed or merged.
+
+    The items ever touched are marked (``used``), and every pass over the
+    items (rounding, carries, widening, merging, the state) visits those
+    only: a per-class sum of 128k classes fed a few hundred rows costs a
+    few hundred items' work, not 128k (nor the page faults of reading the
+    untouched zero pages).
     """
 
     _LIMIT = 1 << 28
@@ -82,6 +88,7 @@ class WindowSums:
         self.lo = 0
         self.chunks = np.zeros((n, 0), dtype=np.int64)
         self.special: Optional[np.ndarray] = None
+        self.used = np.zeros(n, dtype=bool)   # items that may be nonzero
         self._pending = 0   # values added since the chunks were normalised
 
     @property
@@ -94,6 +101,7 @@ class WindowSums:
         if extra > 0:
             self.chunks = np.concatenate(
                 [self.chunks, np.zeros((extra, self.chunks.shape[1]), np.int64)])
+            self.used = np.concatenate([self.used, np.zeros(extra, bool)])
             if self.special is not None:
                 self.special = np.concatenate([self.special, np.zeros((extra, 3), np.int64)])
 
@@ -108,7 +116,8 @@ class WindowSums:
         if new_lo == self.lo and new_hi == self.lo + width:
             return
         out = np.zeros((self.n, new_hi - new_lo), np.int64)
-        out[:, self.lo - new_lo:self.lo - new_lo + width] = self.chunks
+        rows = np.flatnonzero(self.used)
+        out[rows, self.lo - new_lo:self.lo - new_lo + width] = self.chunks[rows]
         self.lo, self.chunks = new_lo, out
 
     def add(self, index: np.ndarray, values: np.ndarray) -> None:
@@ -133,6 +142,7 @@ class WindowSums:
             if self.special is None:
                 self.special = np.zeros((self.n, 3), np.int64)
             np.add.at(self.special, (index[special], col[special]), 1)
+            self.used[index[special]] = True
         if lo > hi:   # nothing finite and nonzero
             return
         # one chunk of headroom above the highest piece, for the carries
@@ -142,41 +152,60 @@ class WindowSums:
         # the kernel skips the specials and zeros and adds the rest
         bad = _kernels.exact_window_add(self.chunks, self.lo, index, v)
         self._pending += index.size
+        self.used[index[:bad] if bad >= 0 else index] = True
         if bad >= 0:
             raise IndexError(f"exact sums: item {index[bad]} of {self.n} (value {v[bad]!r})")
 
     def normalize(self) -> None:
         """Carries propagated upwards (every chunk but the top in [0, 2**32))."""
-        _kernels.exact_window_normalize(self.chunks)
+        rows = np.flatnonzero(self.used)
+        if rows.size == self.n:
+            _kernels.exact_window_normalize(self.chunks)
+        elif rows.size:
+            c = np.ascontiguousarray(self.chunks[rows])
+            _kernels.exact_window_normalize(c)
+            self.chunks[rows] = c
         self._pending = 0
 
     def merge(self, other: "WindowSums", index=None) -> None:
         """Adds other's item j to item index[j] (default: j)."""
         if index is None:
             index = np.arange(other.n)
+        rows = np.flatnonzero(other.used)   # other's items that may be nonzero
+        to = index[rows]
         if other.chunks.shape[1]:
             self._widen(other.lo, other.lo + other.chunks.shape[1])
             s = other.lo - self.lo
             cols = np.arange(s, s + other.chunks.shape[1])
-            np.add.at(self.chunks, (index[:, None], cols[None, :]), other.chunks)
+            np.add.at(self.chunks, (to[:, None], cols[None, :]), other.chunks[rows])
         if other.special is not None:
             if self.special is None:
                 self.special = np.zeros((self.n, 3), np.int64)
-            np.add.at(self.special, index, other.special)
+            np.add.at(self.special, to, other.special[rows])
+        self.used[to] = True
         self.normalize()
 
     def round(self) -> np.ndarray:
         """The correctly rounded sum of every item."""
-        return _kernels.exact_round_window(self.chunks, self.lo, self.special)
+        rows = np.flatnonzero(self.used)
+        if rows.size == self.n:
+            return _kernels.exact_round_window(self.chunks, self.lo, self.special)
+        out = np.zeros(self.n)
+        out[rows] = _kernels.exact_round_window(
+            np.ascontiguousarray(self.chunks[rows]), self.lo,
+            None if self.special is None else np.ascontiguousarray(self.special[rows]))
+        return out
 
     def state(self) -> dict:
         """The nonzero items only: their indices, chunks and specials."""
         self.normalize()
-        rows = np.flatnonzero(self.chunks.any(axis=1))
+        rows = np.flatnonzero(self.used)
+        rows = rows[self.chunks[rows].any(axis=1)]
         st = {"n": self.n, "lo": int(self.lo), "width": self.chunks.shape[1], "rows": rows,
               "chunks": self.chunks[rows], "special_rows": None, "special": None}
         if self.special is not None:
-            srows = np.flatnonzero(self.special.any(axis=1))
+            srows = np.flatnonzero(self.used)
+            srows = srows[self.special[srows].any(axis=1)]
             st.update(special_rows=srows, special=self.special[srows])
         return st
 
@@ -188,9 +217,12 @@ class WindowSums:
         w = cls(n)
         w.lo = lo
         w.chunks = np.zeros((n, width), np.int64)
-        w.chunks[np.asarray(state["rows"], dtype=np.intp)] = np.asarray(state["chunks"], np.int64)
+        rows = np.asarray(state["rows"], dtype=np.intp)
+        w.chunks[rows] = np.asarray(state["chunks"], np.int64)
+        w.used[rows] = True
         if state["special"] is not None:
             w.special = np.zeros((n, 3), np.int64)
-            w.special[np.asarray(state["special_rows"], dtype=np.intp)] = np.asarray(
-                state["special"], np.int64)
+            srows = np.asarray(state["special_rows"], dtype=np.intp)
+            w.special[srows] = np.asarray(state["special"], np.int64)
+            w.used[srows] = True
         return w
