@@ -75,3 +75,20 @@ def test_json_is_strict(tmp_path):
     assert jsonable((1, np.bool_(True))) == [1, True]
     with pytest.raises(ValueError):
         json.dumps(report, allow_nan=False)  # what jsonable exists for
+
+
+def test_evaluate_over_cross_entropy_table():
+    from fastxent.bench.report import evaluate_rows
+
+    def res(case, t, med):
+        return {"case": case, "impl": "fastxent", "threads": t, "median_s": med}
+    report = {"settings": {"threads": [1, 2]},
+              "results": [res("xent-f32-8x5", 1, 2e-3), res("xent-f32-8x5", 2, 1e-3),
+                          res("evaluate-f32-8x5", 1, 3e-3), res("evaluate-f32-8x5", 2, 1.1e-3),
+                          res("evaluate-ref-f32-8x5", 1, 5e-3),
+                          res("evaluate-per_class-f32-9x9", 1, 1e-3),   # no anchor: left out
+                          res("evaluator-update-f32-8x5", 1, 1e-6)]}
+    head, rows = evaluate_rows(report)
+    assert head == ["case", "vs", "1 thr", "2 thr", "target"]
+    assert rows == [["evaluate-f32-8x5", "xent-f32-8x5", "1.50x", "1.10x", "<= 1.25x"],
+                    ["evaluate-ref-f32-8x5", "xent-f32-8x5", "2.50x", "-", "<= 2.30x"]]

@@ -120,6 +120,33 @@ def scaling_rows(report: Dict[str, Any]) -> Tuple[List[str], List[List[str]]]:
     return head, rows
 
 
+# the project's targets for evaluate's median over cross_entropy's on the
+# same logits (dtype and shape), at every thread count, measured in one run
+EVAL_TARGETS = {"evaluate": 1.25, "evaluate-per_class": 1.35, "evaluate-ref": 2.3}
+
+
+def evaluate_rows(report: Dict[str, Any]) -> Tuple[List[str], List[List[str]]]:
+    """evaluate vs cross_entropy alone: one row per evaluate case whose
+    cross_entropy anchor (xent-<dtype>-<shape>) ran too."""
+    threads = report["settings"]["threads"]
+    by = {(r["case"], r["threads"]): r.get("median_s")
+          for r in report["results"] if r["impl"] == "fastxent"}
+    head = ["case", "vs"] + [f"{t} thr" for t in threads] + ["target"]
+    rows = []
+    for case in dict.fromkeys(r["case"] for r in report["results"]):
+        parts = case.split("-")
+        tag = "-".join(parts[:-2])
+        if tag not in EVAL_TARGETS:
+            continue
+        anchor = "xent-" + "-".join(parts[-2:])
+        ratios = [(by.get((case, t)), by.get((anchor, t))) for t in threads]
+        if not any(a for _, a in ratios):
+            continue
+        rows.append([case, anchor] + [f"{e / a:.2f}x" if (e and a) else "-" for e, a in ratios]
+                    + [f"<= {EVAL_TARGETS[tag]:.2f}x"])
+    return head, rows
+
+
 def _render_text(head: Sequence[str], rows: List[List[str]], right=frozenset()) -> str:
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(head)]
 
@@ -191,9 +218,14 @@ def _footnotes(report: Dict[str, Any]) -> List[str]:
     return notes
 
 
+_EVAL_TITLE = ("fastxent evaluate / cross_entropy alone on the same logits (medians of this "
+               "run, same threads):")
+
+
 def format_report(report: Dict[str, Any], markdown: bool = False) -> str:
     head, rows = list(COLUMNS), table_rows(report)
     shead, srows = scaling_rows(report)
+    ehead, erows = evaluate_rows(report)
     parts: List[str] = []
     if markdown:
         parts.append("  \n".join(_header_lines(report)))
@@ -202,6 +234,9 @@ def format_report(report: Dict[str, Any], markdown: bool = False) -> str:
         if srows:
             parts.append("fastxent thread scaling:")
             parts.append(_render_markdown(shead, srows, set(shead[1:])))
+        if erows:
+            parts.append(_EVAL_TITLE)
+            parts.append(_render_markdown(ehead, erows, set(ehead[2:])))
     else:
         parts.append("\n".join(_header_lines(report)))
         parts.append(_render_text(head, rows, _RIGHT) if rows else "(no results)")
@@ -209,6 +244,8 @@ def format_report(report: Dict[str, Any], markdown: bool = False) -> str:
                                 for n in _footnotes(report)))
         if srows:
             parts.append("fastxent thread scaling:\n" + _render_text(shead, srows, set(shead[1:])))
+        if erows:
+            parts.append(_EVAL_TITLE + "\n" + _render_text(ehead, erows, set(ehead[2:])))
     return "\n\n".join(parts) + "\n"
 
 
