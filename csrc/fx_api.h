@@ -164,6 +164,9 @@ int fx_omp_max_threads(void);
  * <= 0) is min(omp_get_max_threads(), this). */
 void fx_set_cpu_cap(int n);
 const char *fx_compiler(void);
+/* how threaded calls run their blocks: "pool", "omp-dynamic", "omp-static"
+ * (FASTXENT_THREAD_RUNNER, read at import) or "serial" (no OpenMP) */
+const char *fx_thread_runner(void);
 /* 1 in a child forked after this process ran threaded kernels: every
  * kernel then runs on the calling thread (libgomp cannot be used there). */
 int fx_forked_serial(void);

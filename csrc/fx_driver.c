@@ -112,6 +112,16 @@ static void fx_select_runner(void)
     if (env != NULL && strcmp(env, "omp-static") == 0) fx_runner = FX_RUN_OMP_STATIC;
 }
 
+const char *fx_thread_runner(void)
+{
+#ifdef _OPENMP
+    return fx_runner == FX_RUN_POOL ? "pool" : fx_runner == FX_RUN_OMP_STATIC ? "omp-static"
+                                                                               : "omp-dynamic";
+#else
+    return "serial";
+#endif
+}
+
 int fx_supported_isa(void)
 {
 #if defined(FX_X86_DISPATCH)

@@ -136,3 +136,14 @@ def test_supported_levels_start_with_baseline():
     levels = _config.supported_isa_levels()
     assert levels[0] == "baseline"
     assert list(levels) == list(_config.ISA_LEVELS[:len(levels)])
+
+
+@pytest.mark.parametrize("runner", [None, "omp-dynamic", "omp-static"])
+def test_show_config_reports_the_thread_runner(runner):
+    from _helpers import run_python_json
+    got = run_python_json("import json, fastxent; print(json.dumps(fastxent._config.config()))",
+                          FASTXENT_THREAD_RUNNER=runner)
+    if not got["openmp"]:
+        assert got["thread_runner"] == "serial"
+    else:
+        assert got["thread_runner"] == (runner or "pool")

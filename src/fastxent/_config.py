@@ -60,6 +60,7 @@ def config() -> dict:
         "isa_supported": info["isa_supported"],
         "isa_forced": os.environ.get("FASTXENT_ISA") or None,
         "num_threads": get_num_threads(),
+        "thread_runner": info["thread_runner"],
         "serial_after_fork": info["forked_serial"],
         "usable_cpus": usable_cpus(),
     }

@@ -103,6 +103,7 @@ cdef extern from "fx_api.h" nogil:
     int fx_omp_max_threads()
     void fx_set_cpu_cap(int n)
     const char *fx_compiler()
+    const char *fx_thread_runner()
     int fx_forked_serial()
     int fx_openmp_version()
     int64_t fx_row_chunk(int dtype)

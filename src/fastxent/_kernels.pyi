@@ -19,6 +19,7 @@ class _BuildInfo(TypedDict):
     isa: str
     isa_supported: str
     compiler: str
+    thread_runner: str
     openmp: bool
     openmp_version: int
     omp_max_threads: int

@@ -124,6 +124,7 @@ def build_info():
         "isa": fx_isa_name(isa).decode(),
         "isa_supported": fx_isa_name(fx_supported_isa()).decode(),
         "compiler": fx_compiler().decode(),
+        "thread_runner": fx_thread_runner().decode(),
         "openmp": bool(fx_have_openmp()),
         "openmp_version": fx_openmp_version(),
         "omp_max_threads": fx_omp_max_threads(),
