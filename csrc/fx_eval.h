@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include "fx_api.h"
 #include "fx_exact.h"
+#include "fx_isa.h"
 
 /* Block geometry and the accumulators of each block (set by fx_eval). */
 typedef struct {
@@ -34,6 +35,26 @@ typedef struct {
 } fx_eval_tally;
 
 #define FX_EVAL_NCOUNTS(n_topk, n_bins) (2 + (n_topk) + 2 * (n_bins))
+
+/* Block b's rows: the first flat row r0 and the count n; the offsets in
+ * elements of its first logits row and reference row (0 without one) and
+ * their row strides. */
+typedef struct {
+    int64_t r0, n, x0, xrs, xr0, rrs;
+} fx_eval_span;
+
+static inline fx_eval_span fx_eval_block_span(const fx_eval_problem *p, const fx_plan *plan,
+                                              int64_t b)
+{
+    fx_eval_span s;
+    int64_t o, i0;
+    fx_row_block(plan, p->outer, p->inner, b, &o, &i0, &s.n);
+    s.r0 = o * p->inner + i0;
+    s.x0 = fx_row_origin(&p->x, p->inner, o, i0, &s.xrs);
+    s.rrs = 0;
+    s.xr0 = p->xr.data != NULL ? fx_row_origin(&p->xr, p->inner, o, i0, &s.rrs) : 0;
+    return s;
+}
 
 static inline int64_t *fx_eval_block_acc(const fx_eval_ctx *ctx, int64_t b)
 {
