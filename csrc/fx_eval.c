@@ -7,8 +7,9 @@
 #include "fx_isa.h"
 #include "fx_eval.h"
 
-/* blocks per thread: each has its own accumulators (nacc x 576 bytes),
- * so fewer blocks than the other families, enough to balance the threads */
+/* blocks per thread: each has its own accumulators (nacc x 576 bytes,
+ * zeroed and merged once), so fewer blocks than the other families, enough
+ * to balance the threads */
 #define FX_EVAL_BLOCKS_PER_THREAD 4
 #define FX_EVAL_SERIAL_WORK 32768
 
@@ -50,11 +51,12 @@ fx_status fx_eval(const fx_eval_problem *p, int dtype, int nthreads, fx_eval_cou
         nblocks = fx_plan_row_blocks(&plan, p->outer, p->inner, rpb);
     }
     /* one block adds to the state itself, unless a raise may discard it */
-    ctx.scratch = NULL;
+    atomic_int lock = 0;
+    ctx.lock = &lock;
+    ctx.total = NULL;
     if (nblocks > 1 || p->nonfinite == FX_NF_RAISE) {
-        ctx.scratch = (int64_t *)calloc((size_t)(nblocks * ctx.nacc * FX_EXACT_WORDS),
-                                        sizeof(int64_t));
-        if (ctx.scratch == NULL) {
+        ctx.total = (int64_t *)calloc((size_t)(ctx.nacc * FX_EXACT_WORDS), sizeof(int64_t));
+        if (ctx.total == NULL) {
             st.code = FX_NO_MEMORY;
             return st;
         }
@@ -75,13 +77,11 @@ fx_status fx_eval(const fx_eval_problem *p, int dtype, int nthreads, fx_eval_cou
             st.code = FX_NONFINITE;
             st.arg = 0;
             st.index = (int64_t)res[3];
-        } else if (ctx.scratch != NULL) {
-            for (int64_t b = 0; b < nblocks; b++)
-                for (int64_t k = 0; k < ctx.nacc; k++)
-                    fx_exact_merge(p->acc + k * FX_EXACT_WORDS,
-                                   ctx.scratch + (b * ctx.nacc + k) * FX_EXACT_WORDS);
+        } else if (ctx.total != NULL) {
+            for (int64_t k = 0; k < ctx.nacc; k++)
+                fx_exact_merge(p->acc + k * FX_EXACT_WORDS, ctx.total + k * FX_EXACT_WORDS);
         }
     }
-    free(ctx.scratch);
+    free(ctx.total);
     return st;
 }

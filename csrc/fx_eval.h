@@ -5,16 +5,22 @@
 #define FX_EVAL_H
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include "fx_api.h"
 #include "fx_exact.h"
 #include "fx_isa.h"
 
-/* Block geometry and the accumulators of each block (set by fx_eval). */
+/* The problem and where the blocks' sums go (set by fx_eval): with `total`
+ * NULL, the one block adds to p->acc itself; else each block adds to nacc
+ * accumulators of its own working memory and merges them into total under
+ * `lock` as it ends (exact integer sums: the order of the merges cannot
+ * change a bit), and fx_eval merges total into p->acc once all succeeded. */
 typedef struct {
     const fx_eval_problem *p;
     int64_t nacc;
-    int64_t *scratch;   /* nblocks x nacc accumulators, or NULL: add to p->acc */
+    int64_t *total;
+    atomic_int *lock;
 } fx_eval_ctx;
 
 typedef struct {
@@ -56,12 +62,6 @@ static inline fx_eval_span fx_eval_block_span(const fx_eval_problem *p, const fx
     return s;
 }
 
-static inline int64_t *fx_eval_block_acc(const fx_eval_ctx *ctx, int64_t b)
-{
-    return ctx->scratch == NULL ? ctx->p->acc
-                                : ctx->scratch + b * ctx->nacc * FX_EXACT_WORDS;
-}
-
 static inline void fx_eval_tally_init(fx_eval_tally *t, int64_t *counts)
 {
     t->counts = counts;
@@ -82,16 +82,18 @@ static inline void fx_eval_tally_out(const fx_eval_tally *t, double *out)
 #define FX_EV_ADD(k, v) fx_exact_add(acc + (int64_t)(k) * FX_EXACT_WORDS, (v))
 
 /* A block's working memory: `bytes` for the block's own buffers, then,
+ * with ctx->total, its accumulators (zeroed; else *acc is p->acc), then,
  * without sample weights, its integer counts (zeroed, in `tally`). Returns
  * 0 without memory, out[] then reporting it (a NaN ignored count); *work
  * is NULL when nothing was needed. The block ends with fx_eval_block_end. */
 static inline int fx_eval_block_begin(const fx_eval_ctx *ctx, size_t bytes, void **work,
-                                      fx_eval_tally *tally, double *out)
+                                      int64_t **acc, fx_eval_tally *tally, double *out)
 {
     const fx_eval_problem *p = ctx->p;
     const size_t ncounts = p->sample_weight == NULL ? FX_EVAL_NCOUNTS(p->n_topk, p->n_bins) : 0;
-    bytes = (bytes + 7) & ~(size_t)7;   /* the counts are aligned */
-    const size_t total = bytes + ncounts * sizeof(int64_t);
+    const size_t nwords = ctx->total != NULL ? (size_t)ctx->nacc * FX_EXACT_WORDS : 0;
+    bytes = (bytes + 63) & ~(size_t)63;   /* the accumulators and counts are aligned */
+    const size_t total = bytes + (nwords + ncounts) * sizeof(int64_t);
     *work = total ? malloc(total) : NULL;
     if (total && *work == NULL) {
         out[0] = NAN;
@@ -100,19 +102,31 @@ static inline int fx_eval_block_begin(const fx_eval_ctx *ctx, size_t bytes, void
         out[3] = INFINITY;
         return 0;
     }
-    int64_t *counts = ncounts ? (int64_t *)((char *)*work + bytes) : NULL;
-    if (counts != NULL) memset(counts, 0, ncounts * sizeof(int64_t));
-    fx_eval_tally_init(tally, counts);
+    int64_t *words = (int64_t *)((char *)*work + bytes);
+    if (nwords + ncounts) memset(words, 0, (nwords + ncounts) * sizeof(int64_t));
+    *acc = nwords ? words : p->acc;
+    fx_eval_tally_init(tally, ncounts ? words + nwords : NULL);
     return 1;
 }
 
 static inline void fx_eval_tally_flush(const fx_eval_ctx *ctx, fx_eval_tally *t, int64_t *acc);
 
-/* The block's counts into its sums, its work memory freed, its tally out. */
+/* The block's counts into its sums, its sums into the total (under the
+ * lock: a spin, the merge takes about a microsecond), its work memory
+ * freed, its tally out. */
 static inline void fx_eval_block_end(const fx_eval_ctx *ctx, fx_eval_tally *tally, int64_t *acc,
                                      void *work, double *out)
 {
     fx_eval_tally_flush(ctx, tally, acc);
+    if (ctx->total != NULL) {
+        while (atomic_exchange_explicit(ctx->lock, 1, memory_order_acquire)) {
+            while (atomic_load_explicit(ctx->lock, memory_order_relaxed)) {
+            }
+        }
+        for (int64_t k = 0; k < ctx->nacc; k++)
+            fx_exact_merge(ctx->total + k * FX_EXACT_WORDS, acc + k * FX_EXACT_WORDS);
+        atomic_store_explicit(ctx->lock, 0, memory_order_release);
+    }
     free(work);
     fx_eval_tally_out(tally, out);
 }
@@ -206,7 +220,8 @@ static inline void fx_eval_emit(const fx_eval_ctx *ctx, fx_eval_tally *t, int64_
             else FX_EV_ADD(FX_EV_SAME_TOP, w);
         }
         FX_EV_ADD(FX_EV_DELTA_P, w * row->delta_p);
-        if (!(row->kl <= t->kl_max)) t->kl_max = row->kl;   /* NaN wins */
+        /* NaN wins and stays */
+        if (t->kl_max == t->kl_max && !(row->kl <= t->kl_max)) t->kl_max = row->kl;
     }
 }
 

@@ -33,50 +33,55 @@ typedef struct {
 #define FX_EVAL_LS(ties, small) fx_log1p_f64(((ties) - 1.0) + (small))
 #define FX_EVAL_ET(xt, m) ((xt) == (m) ? 1.0 : fx_exp_f64((double)(xt) - (double)(m)))
 
-/* The max of a chunk and, with `count`, the number of its entries ahead of
- * the target x_t, added to *ahead: for ties "first" the entries before the
- * target's position a (chunk index) count when >= x_t and the rest when
- * > x_t; for "last" those before a when > x_t, the rest when >= x_t (the
- * caller's a is one past the target). One compare per entry, counted in
- * integers (exact, associative: the vectoriser's lanes cannot change it).
- * NaN entries are left out of the max; they are found through the NaN
- * they make of the sums of exps. */
+/* The max of a chunk and, with `count`, the numbers of its entries > x_t
+ * and == x_t, added to *gt and *eq (the tiles' counts: eval_rank turns
+ * them into the rank, looking at the side of the target only when another
+ * entry ties with it). One compare per entry and count, in integers
+ * (exact, associative: the vectoriser's lanes cannot change them). Whole
+ * vectors, then one tail vector ending at the chunk's end whose lanes
+ * already seen are dropped (it may reach back into the row's previous
+ * chunk: C >= FX_VL, as fx_rows_tmpl.h's FX_TAIL_LANES). NaN entries are
+ * left out of the max; they are found through the NaN they make of the
+ * sums of exps. */
 static inline FX_ALWAYS_INLINE FX_T FX_FN(eval_chunk_max)(const FX_T *xc, int64_t n, FX_T xt,
-                                                          int64_t a, const int last,
-                                                          const int count, double *ahead)
+                                                          const int count, double *gt,
+                                                          double *eq)
 {
+    const int64_t nv = n - n % FX_VL, tb = n - FX_VL;
     FX_T cm = -(FX_T)INFINITY;
+    int kg = 0, ke = 0;
     if (!count) {
 #pragma omp simd reduction(max : cm)
-        for (int64_t j = 0; j < n; j++) cm = xc[j] > cm ? xc[j] : cm;
-        return cm;
-    }
-    a = a < 0 ? 0 : a > n ? n : a;
-    int lo = 0, hi = 0;
-    if (last) {
-#pragma omp simd reduction(max : cm) reduction(+ : lo)
-        for (int64_t j = 0; j < a; j++) {
-            cm = xc[j] > cm ? xc[j] : cm;
-            lo += xc[j] > xt;
-        }
-#pragma omp simd reduction(max : cm) reduction(+ : hi)
-        for (int64_t j = a; j < n; j++) {
-            cm = xc[j] > cm ? xc[j] : cm;
-            hi += xc[j] >= xt;
-        }
+        for (int64_t j = 0; j < nv; j++) cm = xc[j] > cm ? xc[j] : cm;
     } else {
-#pragma omp simd reduction(max : cm) reduction(+ : lo)
-        for (int64_t j = 0; j < a; j++) {
+#pragma omp simd reduction(max : cm) reduction(+ : kg, ke)
+        for (int64_t j = 0; j < nv; j++) {
             cm = xc[j] > cm ? xc[j] : cm;
-            lo += xc[j] >= xt;
-        }
-#pragma omp simd reduction(max : cm) reduction(+ : hi)
-        for (int64_t j = a; j < n; j++) {
-            cm = xc[j] > cm ? xc[j] : cm;
-            hi += xc[j] > xt;
+            kg += xc[j] > xt;
+            ke += xc[j] == xt;
         }
     }
-    *ahead += (double)(lo + hi);
+    if (nv < n) {
+        FX_TAIL_LANES(vl);
+        const FX_T *xe = xc + tb;
+        if (!count) {
+#pragma omp simd reduction(max : cm)
+            for (int64_t l = 0; l < vl; l++)
+                cm = (tb + l >= nv && xe[l] > cm) ? xe[l] : cm;
+        } else {
+#pragma omp simd reduction(max : cm) reduction(+ : kg, ke)
+            for (int64_t l = 0; l < vl; l++) {
+                const int keep = tb + l >= nv;
+                cm = (keep && xe[l] > cm) ? xe[l] : cm;
+                kg += keep & (xe[l] > xt);
+                ke += keep & (xe[l] == xt);
+            }
+        }
+    }
+    if (count) {
+        *gt += (double)kg;
+        *eq += (double)ke;
+    }
     return cm;
 }
 
@@ -118,24 +123,31 @@ static inline void FX_FN(eval_rescale)(double *small, double *ties, double *s1,
 }
 
 /* Prefetch while a chunk's exps are computed: the chunk's sums run in
- * pieces of FX_EV_PIECE elements, and before each piece the same span of
- * the data read next (the row's next chunk, or the next row: `pf`, npf
+ * pieces of `piece` elements, and before each piece the same span of the
+ * data read next (the row's next chunk, or the next row: `pf`, npf
  * elements, NULL for none) is asked for, a line per 64 bytes. A row read
  * from memory then streams in while the exps keep the cores busy, instead
- * of the max pass waiting for it with the vector units idle. */
-#define FX_EV_PIECE (1024 / (int64_t)sizeof(FX_T))
+ * of the max pass waiting for it with the vector units idle. Each piece is
+ * one vector loop whose lanes are added in order at its end (GCC's omp
+ * simd reduction), and a burst of more than about 32 lines stalls on the
+ * line fill buffers: pieces of 2 KiB for rows of one chunk (the next row
+ * in two bursts), of 1 KiB for longer rows (streamed from memory, where
+ * smaller bursts measured faster). */
+#define FX_EV_PIECE_ROW (2048 / (int64_t)sizeof(FX_T))
+#define FX_EV_PIECE_LONG (1024 / (int64_t)sizeof(FX_T))
 static inline FX_ALWAYS_INLINE void FX_FN(eval_prefetch_piece)(const FX_T *pf, int64_t npf,
-                                                               int64_t j0)
+                                                               int64_t j0, int64_t piece)
 {
 #if defined(__GNUC__) || defined(__clang__)
     if (pf == NULL || j0 >= npf) return;
-    const int64_t j1 = j0 + FX_EV_PIECE < npf ? j0 + FX_EV_PIECE : npf;
+    const int64_t j1 = j0 + piece < npf ? j0 + piece : npf;
     for (const char *q = (const char *)(pf + j0); q < (const char *)(pf + j1); q += 64)
         __builtin_prefetch(q, 0, 3);
 #else
     (void)pf;
     (void)npf;
     (void)j0;
+    (void)piece;
 #endif
 }
 
@@ -144,64 +156,102 @@ static inline FX_ALWAYS_INLINE void FX_FN(eval_prefetch_piece)(const FX_T *pf, i
  * taken at d clamped below at FX_EXP_SUM_LO (e is 0 there: the clamp the
  * exp does itself), so x = -inf adds 0, not NaN; a NaN d makes e, hence
  * cs, NaN: the row is then undefined. Values are selected, not added
- * under conditions: the vectoriser then gives one masked op each. */
+ * under conditions: the vectoriser then gives one masked op each. Whole
+ * vectors in pieces, then the tail vector as eval_chunk_max's. */
+#define FX_EV_EXP_TERMS(v, keep)                                  \
+    const FX_T d = (v) - shift;                                   \
+    const FX_T e = FX_EXP_SUM(d);                                 \
+    const int z = (keep) && d == 0;                               \
+    const FX_T dc = d < FX_EXP_SUM_LO ? FX_EXP_SUM_LO : d;        \
+    const FX_T ek = (keep) ? e : (FX_T)0;                         \
+    const FX_T ez = z || !(keep) ? (FX_T)0 : e;                   \
+    cs += ez;                                                     \
+    cn += z;                                                      \
+    c1 += ek * dc;                                                \
+    c2 += ez * e
 static inline FX_ALWAYS_INLINE void FX_FN(eval_chunk_exps)(const FX_T *xc, int64_t n,
                                                            FX_T shift, const FX_T *pf,
-                                                           int64_t npf, double *small,
+                                                           int64_t npf, int64_t piece,
+                                                           double *small,
                                                            double *ties, double *s1,
                                                            double *small2)
 {
-    FX_T cs = 0, c1 = 0, c2 = 0;
-    int cn = 0;
-    for (int64_t j0 = 0; j0 < n; j0 += FX_EV_PIECE) {
-        const int64_t j1 = j0 + FX_EV_PIECE < n ? j0 + FX_EV_PIECE : n;
-        FX_FN(eval_prefetch_piece)(pf, npf, j0);
+    const int64_t nv = n - n % FX_VL, tb = n - FX_VL;
+    for (int64_t j0 = 0; j0 < nv; j0 += piece) {
+        const int64_t j1 = j0 + piece < nv ? j0 + piece : nv;
+        FX_FN(eval_prefetch_piece)(pf, npf, j0, piece);
+        FX_T cs = 0, c1 = 0, c2 = 0;
+        int cn = 0;
 #pragma omp simd reduction(+ : cs, cn, c1, c2)
         for (int64_t j = j0; j < j1; j++) {
-            const FX_T d = xc[j] - shift;
-            const FX_T e = FX_EXP_SUM(d);
-            const int z = d == 0;
-            const FX_T dc = d < FX_EXP_SUM_LO ? FX_EXP_SUM_LO : d;
-            const FX_T ez = z ? (FX_T)0 : e;
-            cs += ez;
-            cn += z;
-            c1 += e * dc;
-            c2 += ez * e;
+            FX_EV_EXP_TERMS(xc[j], 1);
         }
+        *small += (double)cs;
+        *ties += (double)cn;
+        *s1 += (double)c1;
+        *small2 += (double)c2;
     }
-    *small += (double)cs;
-    *ties += (double)cn;
-    *s1 += (double)c1;
-    *small2 += (double)c2;
+    if (nv < n) {
+        FX_TAIL_LANES(vl);
+        FX_T cs = 0, c1 = 0, c2 = 0;
+        int cn = 0;
+#pragma omp simd reduction(+ : cs, cn, c1, c2)
+        for (int64_t l = 0; l < vl; l++) {
+            FX_EV_EXP_TERMS(xc[tb + l], tb + l >= nv);
+        }
+        *small += (double)cs;
+        *ties += (double)cn;
+        *s1 += (double)c1;
+        *small2 += (double)c2;
+    }
 }
+#undef FX_EV_EXP_TERMS
 
 /* The same for the reference row r against x: rs, rn and rdot = sum
  * er (r - x), r - x clamped below at -FX_HUGE (er = 0 where r = -inf). */
+#define FX_EV_REF_TERMS(j, keep)                                              \
+    const FX_T d = rc[j] - shift;                                             \
+    const FX_T e = FX_EXP_SUM(d);                                             \
+    const int z = (keep) && d == 0;                                           \
+    const FX_T g = rc[j] - xc[j];                                             \
+    rs += z || !(keep) ? (FX_T)0 : e;                                         \
+    rn += z;                                                                  \
+    const FX_T eg = e * (g > -FX_HUGE ? g : -FX_HUGE); /* NaN g: er = 0 */  \
+    rd += (keep) ? eg : (FX_T)0 /* a dropped lane's x may be -inf */
 static inline FX_ALWAYS_INLINE void FX_FN(eval_chunk_ref)(const FX_T *rc, const FX_T *xc,
                                                           int64_t n, FX_T shift, const FX_T *pf,
-                                                          int64_t npf, double *rsmall,
+                                                          int64_t npf, int64_t piece,
+                                                          double *rsmall,
                                                           double *rties, double *rdot)
 {
-    FX_T rs = 0, rd = 0;
-    int rn = 0;
-    for (int64_t j0 = 0; j0 < n; j0 += FX_EV_PIECE) {
-        const int64_t j1 = j0 + FX_EV_PIECE < n ? j0 + FX_EV_PIECE : n;
-        FX_FN(eval_prefetch_piece)(pf, npf, j0);
+    const int64_t nv = n - n % FX_VL, tb = n - FX_VL;
+    for (int64_t j0 = 0; j0 < nv; j0 += piece) {
+        const int64_t j1 = j0 + piece < nv ? j0 + piece : nv;
+        FX_FN(eval_prefetch_piece)(pf, npf, j0, piece);
+        FX_T rs = 0, rd = 0;
+        int rn = 0;
 #pragma omp simd reduction(+ : rs, rn, rd)
         for (int64_t j = j0; j < j1; j++) {
-            const FX_T d = rc[j] - shift;
-            const FX_T e = FX_EXP_SUM(d);
-            const int z = d == 0;
-            const FX_T g = rc[j] - xc[j];
-            rs += z ? (FX_T)0 : e;
-            rn += z;
-            rd += e * (g > -FX_HUGE ? g : -FX_HUGE);   /* NaN g (both -inf): er = 0 */
+            FX_EV_REF_TERMS(j, 1);
         }
+        *rsmall += (double)rs;
+        *rties += (double)rn;
+        *rdot += (double)rd;
     }
-    *rsmall += (double)rs;
-    *rties += (double)rn;
-    *rdot += (double)rd;
+    if (nv < n) {
+        FX_TAIL_LANES(vl);
+        FX_T rs = 0, rd = 0;
+        int rn = 0;
+#pragma omp simd reduction(+ : rs, rn, rd)
+        for (int64_t l = 0; l < vl; l++) {
+            FX_EV_REF_TERMS(tb + l, tb + l >= nv);
+        }
+        *rsmall += (double)rs;
+        *rties += (double)rn;
+        *rdot += (double)rd;
+    }
 }
+#undef FX_EV_REF_TERMS
 
 /* The statistics of one contiguous row x (and reference row xr) whose
  * target t holds xt; the argmax (and the reference's) only when asked
@@ -215,13 +265,13 @@ static inline FX_ALWAYS_INLINE void FX_FN(eval_row)(const FX_T *x, const FX_T *x
 {
     FX_T m = -(FX_T)INFINITY, mr = -(FX_T)INFINITY;
     int64_t amc = 0, amcr = 0;   /* the chunks that hold the argmax */
-    double small = 0, ties = 0, s1 = 0, small2 = 0, ahead = 0;
+    const int64_t piece = C > FX_CHUNK ? FX_EV_PIECE_LONG : FX_EV_PIECE_ROW;
+    double small = 0, ties = 0, s1 = 0, small2 = 0, gt = 0, eq = 0;
     double rsmall = 0, rties = 0, rdot = 0;
-    const int64_t a = t + (last ? 1 : 0);
     for (int64_t c0 = 0; c0 < C; c0 += FX_CHUNK) {
         const int64_t n = C - c0 < FX_CHUNK ? C - c0 : FX_CHUNK;
         const FX_T *xc = x + c0;
-        const FX_T cm = FX_FN(eval_chunk_max)(xc, n, xt, a - c0, last, 1, &ahead);
+        const FX_T cm = FX_FN(eval_chunk_max)(xc, n, xt, 1, &gt, &eq);
         if (cm > m || (last && cm == m)) amc = c0;
         if (cm > m) {
             if (m > -(FX_T)INFINITY) FX_FN(eval_rescale)(&small, &ties, &s1, &small2, m, cm);
@@ -230,11 +280,11 @@ static inline FX_ALWAYS_INLINE void FX_FN(eval_row)(const FX_T *x, const FX_T *x
         const int more = c0 + FX_CHUNK < C;   /* else prefetch the next row */
         const int64_t np = more ? C - c0 - FX_CHUNK : C;
         const int64_t npf = np < FX_CHUNK ? np : FX_CHUNK;
-        FX_FN(eval_chunk_exps)(xc, n, m, more ? xc + FX_CHUNK : xn, npf, &small, &ties, &s1,
-                               &small2);
+        FX_FN(eval_chunk_exps)(xc, n, m, more ? xc + FX_CHUNK : xn, npf, piece, &small, &ties,
+                               &s1, &small2);
         if (has_ref) {
             const FX_T *rc = xr + c0;
-            const FX_T cr = FX_FN(eval_chunk_max)(rc, n, 0, 0, last, 0, NULL);
+            const FX_T cr = FX_FN(eval_chunk_max)(rc, n, 0, 0, NULL, NULL);
             if (cr > mr || (last && cr == mr)) amcr = c0;
             if (cr > mr) {
                 if (mr > -(FX_T)INFINITY) {
@@ -243,8 +293,8 @@ static inline FX_ALWAYS_INLINE void FX_FN(eval_row)(const FX_T *x, const FX_T *x
                 }
                 mr = cr;
             }
-            FX_FN(eval_chunk_ref)(rc, xc, n, mr, more ? rc + FX_CHUNK : rn, npf, &rsmall,
-                                  &rties, &rdot);
+            FX_FN(eval_chunk_ref)(rc, xc, n, mr, more ? rc + FX_CHUNK : rn, npf, piece,
+                                  &rsmall, &rties, &rdot);
         }
     }
     st->m = m;
@@ -264,8 +314,8 @@ static inline FX_ALWAYS_INLINE void FX_FN(eval_row)(const FX_T *x, const FX_T *x
     st->ties = ties;
     st->s1 = s1;
     st->small2 = small2;
-    st->gt = ahead;
-    st->eq = 0.0;   /* gt is the rank already (no ties left to count) */
+    st->gt = gt;
+    st->eq = eq;
     /* undefined softmax: a NaN (NaN sums), +inf or only -inf */
     st->bad = small != small || s1 != s1 || m == (FX_T)INFINITY || m == -(FX_T)INFINITY
               || (has_ref && (rsmall != rsmall || mr == (FX_T)INFINITY
@@ -307,16 +357,22 @@ static inline FX_ALWAYS_INLINE void FX_FN(eval_core_ref)(double m, double mr, do
 }
 
 /* The classes ahead of the target: gt, plus, when other classes tie with
- * it (eq > 1), those of them on the side `ties` puts ahead. */
+ * it (eq > 1), those of them on the side `ties` puts ahead (a vector
+ * count of equal entries over that side: ties are common in low-precision
+ * logits). */
 static inline int64_t FX_FN(eval_rank)(double gt, double eq, const FX_T *x, int64_t xcs,
                                        int64_t C, int64_t t, int last)
 {
-    double ahead = gt;
+    int64_t ahead = (int64_t)gt;
     if (eq > 1.0) {
-        for (int64_t c = last ? t + 1 : 0; c < (last ? C : t); c++)
-            ahead += x[c * xcs] == x[t * xcs];
+        const FX_T xt = x[t * xcs];
+        const int64_t c0 = last ? t + 1 : 0, c1 = last ? C : t;
+        int64_t k = 0;
+#pragma omp simd reduction(+ : k)
+        for (int64_t c = c0; c < c1; c++) k += x[c * xcs] == xt;
+        ahead += k;
     }
-    return (int64_t)ahead;
+    return ahead;
 }
 
 static void FX_FN(eval_finish)(const FX_FN(eval_stats) *st, const FX_T *x, int64_t xcs,
@@ -420,8 +476,8 @@ static void FX_FN(eval_block)(const void *vctx, const fx_plan *plan, int64_t b, 
     else if (copy) bytes = (size_t)C * 2 * sizeof(FX_T);
     void *work;
     fx_eval_tally tally;
-    if (!fx_eval_block_begin(ctx, bytes, &work, &tally, out)) return;
-    int64_t *acc = fx_eval_block_acc(ctx, b);
+    int64_t *acc;
+    if (!fx_eval_block_begin(ctx, bytes, &work, &acc, &tally, out)) return;
     if (tiles) {
         char *w = (char *)work;
         FX_FN(eval_rows_short)(ctx, &tally, acc, r0, n, X, xrs, R, rrs, (FX_FN(eval_tile) *)w,
@@ -473,8 +529,8 @@ static void FX_FN(eval_block)(const void *vctx, const fx_plan *plan, int64_t b, 
     const size_t bytes = tile_bytes + (size_t)(tiles ? 2 : 1) * nin * (size_t)(group * C) * sizeof(FX_T);
     void *work;
     fx_eval_tally tally;
-    if (!fx_eval_block_begin(ctx, bytes, &work, &tally, out)) return;
-    int64_t *acc = fx_eval_block_acc(ctx, b);
+    int64_t *acc;
+    if (!fx_eval_block_begin(ctx, bytes, &work, &acc, &tally, out)) return;
     char *w = (char *)work;
     FX_T *tbuf = (FX_T *)(w + tile_bytes);            /* float32's tile buffer */
     FX_T *wx = tbuf + (tiles ? nin * (size_t)(group * C) : 0);   /* widened rows */

@@ -401,3 +401,59 @@ def test_long_rows_with_ties_match_twin(isa, dtype, ties):
         if "reference_logits" in kw:
             assert a.reference.same_top == b.reference.same_top
             assert a.reference.kl_mean == pytest.approx(b.reference.kl_mean, rel=1e-5)
+
+
+@pytest.mark.parametrize("dtype,C", [(np.float32, 4097), (np.float64, 2049),
+                                     (np.float32, 131), (np.float64, 1000)])
+@pytest.mark.parametrize("ties", ["first", "last"])
+def test_long_row_tails_match_twin(isa, dtype, C, ties):
+    # the last partial vector of a chunk is one vector ending at the chunk's
+    # end whose lanes already seen are dropped; with 4097 (2049) classes the
+    # row's last chunk holds one entry and that vector reaches back into the
+    # previous chunk. Maxima, ties with the target, -inf and NaN in the tail
+    rng = np.random.default_rng(31)
+    x = rng.standard_normal((12, C)).round(1).astype(dtype)
+    x[0, -1] = 9.0                     # the max in the tail
+    x[1, [C - 2, 3]] = 9.0             # tied maxima, one in the tail
+    x[2, -3:] = -np.inf                # -inf in the tail
+    x[3, -1] = np.nan                  # NaN in the tail: a non-finite row
+    x[4, -1] = x[4, 0]                 # the target ties with a tail entry
+    x[5, C - 20:] = x[5, C - 20]       # ties across the vector the tail overlaps
+    y = rng.integers(0, C, 12)
+    y[0], y[1], y[4], y[5] = C - 1, 3, 0, C - 1
+    xr = x[::-1].copy()
+    for kw in (dict(return_per_row=True), dict(return_per_row=True, reference_logits=xr)):
+        a = fastxent.evaluate(x, y, ties=ties, topk=(1, 5), **kw)
+        b = reference.evaluate(x, y, ties=ties, topk=(1, 5), **kw)
+        assert a.n_nonfinite == b.n_nonfinite >= 1
+        assert a.per_row.rank.tolist() == b.per_row.rank.tolist()
+        assert a.per_row.argmax.tolist() == b.per_row.argmax.tolist()
+        for f in ("nll", "entropy", "max_prob") + (("kl",) if "reference_logits" in kw else ()):
+            np.testing.assert_allclose(getattr(a.per_row, f), getattr(b.per_row, f),
+                                       rtol=1e-5, atol=1e-6, err_msg=f)
+        close(a.to_dict(), b.to_dict(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("C", [20, 300])
+def test_kl_max_stays_nan_after_finite_rows(C):
+    # a non-finite row under "propagate" makes kl_max NaN, as in the twin,
+    # also when finite rows follow it in the block, a later update or a merge
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((6, C)).astype(np.float32)
+    xr = x + 0.5 * rng.standard_normal((6, C)).astype(np.float32)
+    xr[1, 3] = np.nan
+    y = rng.integers(0, C, 6)
+    assert math.isnan(fastxent.evaluate(x, y, reference_logits=xr).reference.kl_max)
+    assert math.isnan(reference.evaluate(x, y, reference_logits=xr).reference.kl_max)
+    a = fastxent.Evaluator(C, reference=True)
+    a.update(x[:2], y[:2], reference_logits=xr[:2])
+    a.update(x[2:], y[2:], reference_logits=xr[2:])
+    assert math.isnan(a.result().reference.kl_max)
+    b, c = fastxent.Evaluator(C, reference=True), fastxent.Evaluator(C, reference=True)
+    b.update(x[:2], y[:2], reference_logits=xr[:2])
+    c.update(x[2:], y[2:], reference_logits=xr[2:])
+    c.merge(b)
+    assert math.isnan(c.result().reference.kl_max)
+    ok = fastxent.evaluate(x[2:], y[2:], reference_logits=xr[2:]).reference.kl_max
+    assert ok == pytest.approx(reference.evaluate(x[2:], y[2:], reference_logits=xr[2:])
+                               .reference.kl_max, rel=1e-5)

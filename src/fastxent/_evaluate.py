@@ -44,6 +44,11 @@ def _check_choice(v, name: str, choices) -> str:
     return v
 
 
+def _nan_max(a: float, b: float) -> float:
+    """max(a, b), NaN if either is (a NaN, once seen, stays)."""
+    return a if a != a or b <= a else b
+
+
 def _per_row(a, name: str, kinds: str, what: str, row_shape, dtype) -> np.ndarray:
     """`a`, one value per row, as a flat, contiguous and aligned array of
     `dtype` (the kernel reads it as double / int64_t: a misaligned view,
@@ -242,8 +247,7 @@ class Evaluator:
         counts.n_rows += n
         counts.n_ignored += ign
         counts.n_nonfinite += nonfin
-        if not kl_max <= self._kl_max:
-            self._kl_max = kl_max
+        self._kl_max = _nan_max(self._kl_max, kl_max)
         if cfg.per_class or cfg.segments or cfg.confusion_matrix:
             self._add_items(lab.reshape(-1), w, seg, rows[0], rank, argmax, status)
         if per_row:
@@ -334,8 +338,7 @@ class Evaluator:
         mine.n_rows += theirs.n_rows
         mine.n_ignored += theirs.n_ignored
         mine.n_nonfinite += theirs.n_nonfinite
-        if not other._kl_max <= self._kl_max:
-            self._kl_max = other._kl_max
+        self._kl_max = _nan_max(self._kl_max, other._kl_max)
         if self._class is not None:
             for a, b in zip(self._class, other._class):
                 a.merge(b)
