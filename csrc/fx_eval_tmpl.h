@@ -23,9 +23,6 @@ typedef struct {
     FX_T mr;
     int64_t argmax_r;
     double rsmall, rties, rdot;   /* rdot = sum er (r - x) */
-    /* log s, e_t = exp(x_t - m) and the same of the reference row
-     * (eval_rows_long; a tile's rows keep theirs in eval_tile) */
-    double ls, et, lsr, ert;
 } FX_FN(eval_stats);
 
 /* log1p(s - 1) and exp(x_t - m) (1 at the max), the same expressions for
@@ -327,8 +324,8 @@ static inline FX_ALWAYS_INLINE void FX_FN(eval_row)(const FX_T *x, const FX_T *x
 }
 
 /* The row's metrics from its statistics (see the file header), written
- * once for the rows one by one (eval_finish) and for a tile's rows at once
- * (eval_tile_finish, vectorised: the same operations in every lane). */
+ * once for a group of long rows (eval_group_finish) and a tile's rows
+ * (eval_tile_stats), vectorised: the same operations in every lane. */
 static inline FX_ALWAYS_INLINE void FX_FN(eval_core)(double m, double xt, double ties,
                                                      double small, double s1, double small2,
                                                      double ls, double et, double *nll,
@@ -375,85 +372,9 @@ static inline int64_t FX_FN(eval_rank)(double gt, double eq, const FX_T *x, int6
     return ahead;
 }
 
-static void FX_FN(eval_finish)(const FX_FN(eval_stats) *st, const FX_T *x, int64_t xcs,
-                               int64_t C, int64_t t, int last, int has_ref, fx_eval_row *row)
-{
-    FX_FN(eval_core)((double)st->m, (double)x[t * xcs], st->ties, st->small, st->s1,
-                     st->small2, st->ls, st->et, &row->nll, &row->max_prob, &row->entropy,
-                     &row->brier, &row->p_t);
-    row->argmax = st->argmax;
-    row->rank = FX_FN(eval_rank)(st->gt, st->eq, x, xcs, C, t, last);
-    row->kl = NAN;
-    row->delta_p = NAN;
-    row->same_top = 0;
-    if (has_ref) {
-        FX_FN(eval_core_ref)((double)st->m, (double)st->mr, st->ls, st->lsr, st->rdot,
-                             st->rties + st->rsmall, st->ert, row->p_t, &row->kl,
-                             &row->delta_p);
-        row->same_top = st->argmax == st->argmax_r;
-    }
-}
-
-/* A row whose statistics are known: its metrics, per-row outputs and sums. */
-static inline void FX_FN(eval_emit_row)(const fx_eval_ctx *ctx, fx_eval_tally *tally,
-                                        int64_t *acc, int64_t r, const FX_FN(eval_stats) *st,
-                                        const FX_T *xrow, int64_t xcs, const FX_T *rrow)
-{
-    const fx_eval_problem *p = ctx->p;
-    const double w = p->sample_weight != NULL ? p->sample_weight[r] : 1.0;
-    if (st->bad) {
-        fx_eval_emit(ctx, tally, acc, r, FX_ROW_NONFINITE, NULL, w);
-        return;
-    }
-    fx_eval_row row;
-    FX_FN(eval_finish)(st, xrow, xcs, p->C, p->labels[r], p->ties_last, rrow != NULL, &row);
-    fx_eval_emit(ctx, tally, acc, r, FX_ROW_COUNTED, &row, w);
-}
-
 #include "fx_eval_tiles_tmpl.h"
 
-/* Rows of more classes, one at a time; rows whose classes are strided are
- * copied to a contiguous buffer of 2 C elements first (NULL when the rows
- * are contiguous). */
-static void FX_FN(eval_rows_long)(const fx_eval_ctx *ctx, fx_eval_tally *tally, int64_t *acc,
-                                  int64_t r0, int64_t n, const FX_T *X, int64_t xrs,
-                                  const FX_T *R, int64_t rrs, FX_T *buf)
-{
-    const fx_eval_problem *p = ctx->p;
-    const int64_t C = p->C;
-    const int has_ref = R != NULL;
-    const int need_am = p->row_argmax != NULL;
-    for (int64_t j = 0; j < n; j++) {
-        const int64_t r = r0 + j;
-        const FX_T *xrow = X + j * xrs;
-        const FX_T *rrow = has_ref ? R + j * rrs : NULL;
-        const int64_t t = p->labels[r];
-        if (t == p->ignore_index) {
-            fx_eval_emit(ctx, tally, acc, r, FX_ROW_IGNORED, NULL, 0.0);
-            continue;
-        }
-        const FX_T *xn = NULL, *rn = NULL;   /* the rows read next, prefetched */
-        if (buf != NULL) {
-            for (int64_t c = 0; c < C; c++) buf[c] = xrow[c * p->x.s_class];
-            xrow = buf;
-            if (has_ref) {
-                for (int64_t c = 0; c < C; c++) buf[C + c] = rrow[c * p->xr.s_class];
-                rrow = buf + C;
-            }
-        } else if (j + 1 < n) {
-            xn = xrow + xrs;
-            rn = has_ref ? rrow + rrs : NULL;
-        }
-        FX_FN(eval_stats) st;
-        if (has_ref) FX_FN(eval_row)(xrow, rrow, C, t, xrow[t], p->ties_last, 1, 1, xn, rn, &st);
-        else FX_FN(eval_row)(xrow, NULL, C, t, xrow[t], p->ties_last, 0, need_am, xn, NULL, &st);
-        st.ls = FX_EVAL_LS(st.ties, st.small);
-        st.et = FX_EVAL_ET(xrow[t], st.m);
-        st.lsr = has_ref ? FX_EVAL_LS(st.rties, st.rsmall) : 0.0;
-        st.ert = has_ref ? FX_EVAL_ET(rrow[t], st.mr) : 0.0;
-        FX_FN(eval_emit_row)(ctx, tally, acc, r, &st, xrow, 1, rrow);
-    }
-}
+#include "fx_eval_long_tmpl.h"
 
 /* One block of rows: statistics, per-row outputs, exact sums. Rows of at
  * most FX_SMALL_C classes go through tiles whatever their layout, longer
