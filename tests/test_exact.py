@@ -151,3 +151,44 @@ def test_window_sums_are_each_items_correctly_rounded_sum(monkeypatch, limit):
             assert rounded[i] == math.fsum([x for x in vals if math.isinf(x)])
         else:
             assert rounded[i] == math.fsum(vals), i
+
+
+def test_window_sums_of_few_items_among_many():
+    # 128k items, a few hundred touched over several calls, growing
+    # (segments), merged through an index that sends two items to one, and
+    # a state round trip; each item's sum is math.fsum of its values, every
+    # untouched item exactly 0
+    import math
+    from fastxent._exact import WindowSums
+    rng = np.random.default_rng(9)
+    n = 128_000
+    a, b = WindowSums(n), WindowSums(n)
+    want = {}
+    for call in range(5):
+        k = 200
+        idx = rng.integers(0, n, k)
+        v = rng.standard_normal(k) * 10.0 ** rng.integers(-30, 30, k)
+        v[::17] = 0.0
+        (a if call % 2 else b).add(idx, v)
+        for i, x in zip(idx, v):
+            want.setdefault(int(i), []).append(float(x))
+    b.resize(n + 10)
+    b.add(np.array([n + 3]), np.array([2.5]))
+    want.setdefault(n + 3, []).append(2.5)
+    c = WindowSums(n + 10)
+    c.merge(a)
+    c.merge(WindowSums.from_state(b.state()))
+    got = c.round()
+    assert got.shape == (n + 10,)
+    touched = np.array(sorted(want))
+    assert np.all(np.delete(got, touched) == 0.0)
+    for i, vals in want.items():
+        assert got[i] == math.fsum(vals), i
+    # two of d's items (0 and 1) land on item 5 of e
+    d = WindowSums(3)
+    d.add(np.array([0, 1, 2]), np.array([0.1, 0.2, 0.3]))
+    e = WindowSums(6)
+    e.merge(d, np.array([5, 5, 0]))
+    assert e.round().tolist() == [0.3, 0, 0, 0, 0, math.fsum([0.1, 0.2])]
+    with pytest.raises(IndexError, match="item 6 of 6"):
+        e.add(np.array([1, 6]), np.array([1.0, 2.0]))
