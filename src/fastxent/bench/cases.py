@@ -518,12 +518,18 @@ def make_case(func: str, n: int, c: int, **options) -> Case:
     return maker(n, c, **options)
 
 
+MID_ROW_SWEEP = (32, 48, 64, 96, 128, 192, 256)
+"""Class counts of the mid-size row sweep (65536 rows each), beside 65536x100."""
+
+
 def standard_cases() -> List[Case]:
     """The standard suite, in table order (cases sharing data are adjacent)."""
     return [
         xent_case(64, 10, quick=True),
         xent_case(65536, 10, quick=True),
         xent_case(65536, 100),
+        # the mid-size row sweep (tiles up to 128 classes, long rows above)
+        *(xent_case(65536, c) for c in MID_ROW_SWEEP),
         xent_case(512, 32000),
         xent_case(256, 128000),
         xent_case(256, 128000, "bfloat16"),
