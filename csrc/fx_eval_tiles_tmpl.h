@@ -142,12 +142,12 @@ static void FX_FN(eval_tile_stats)(FX_FN(eval_tile) *tl, const FX_T *x, const FX
 }
 
 /* nt rows (row j, class c at x[j * rs + c * cs]) into the class-major
- * tile t (C x FX_ET), the rows past nt zero. */
+ * tile t (C x FX_ET), the rows past nt zero; pf as transpose's. */
 static void FX_FN(eval_load_tile)(const FX_T *x, int64_t rs, int64_t cs, int64_t nt, int64_t C,
-                                  FX_T *t)
+                                  FX_T *t, uintptr_t pf)
 {
     if (cs == 1) {
-        FX_FN(transpose)(x, rs, t, FX_ET, nt, C);
+        FX_FN(transpose)(x, rs, t, FX_ET, nt, C, pf);
     } else {
         for (int64_t c = 0; c < C; c++)
             for (int64_t j = 0; j < nt; j++) t[c * FX_ET + j] = x[j * rs + c * cs];
@@ -168,11 +168,13 @@ static void FX_FN(eval_rows_short)(const fx_eval_ctx *ctx, fx_eval_tally *tally,
     const int64_t C = p->C, xcs = p->x.s_class, rcs = R != NULL ? p->xr.s_class : 0;
     const int has_ref = R != NULL;
     FX_T *rbuf = buf + FX_ET * C;
+    const uintptr_t pf = FX_FN(transpose_pf)(n, FX_ET, xrs, C);   /* see there */
+    const uintptr_t rpf = has_ref ? FX_FN(transpose_pf)(n, FX_ET, rrs, C) : 0;
     for (int64_t t0 = 0; t0 < n; t0 += FX_ET) {
         const int64_t nt = n - t0 < FX_ET ? n - t0 : FX_ET;
         const FX_T *x = X + t0 * xrs, *xr = has_ref ? R + t0 * rrs : NULL;
-        FX_FN(eval_load_tile)(x, xrs, xcs, nt, C, buf);
-        if (has_ref) FX_FN(eval_load_tile)(xr, rrs, rcs, nt, C, rbuf);
+        FX_FN(eval_load_tile)(x, xrs, xcs, nt, C, buf, pf);
+        if (has_ref) FX_FN(eval_load_tile)(xr, rrs, rcs, nt, C, rbuf, rpf);
         FX_FN(eval_tile_stats)(tl, buf, rbuf, p->labels + r0 + t0, p->ignore_index, C, nt,
                                p->ties_last, has_ref, has_ref || p->row_argmax != NULL);
         for (int64_t j = 0; j < nt; j++) {

@@ -219,30 +219,6 @@ static double FX_FN(xent_rows_short)(
 }
 #undef FX_F32_FN
 #else
-/* Asks for the rows [r0, r0 + nr) of x to be brought into L2, one request
- * per 64-byte line, while the tiles before them are transposed and computed.
- * The transposition reads a column block of 16 rows at a time, which the
- * hardware prefetcher follows badly: from memory, at (65536, 100) float32
- * (26 MB), a row took ~90-105 ns against ~65 ns with the array in cache,
- * and 10-15% less with this request. Rows past the array's end (the next
- * block's first tile when there is none) are only asked for: a prefetch
- * never faults, and the addresses are computed as integers. */
-static inline void FX_FN(prefetch_rows)(const FX_S *x, int64_t xrs, int64_t C,
-                                        int64_t r0, int64_t nr)
-{
-#if defined(__GNUC__) || defined(__clang__)
-    const uintptr_t base = (uintptr_t)x, rb = (uintptr_t)xrs * sizeof(FX_S);
-    const uintptr_t len = xrs == C ? (uintptr_t)nr * rb : (uintptr_t)C * sizeof(FX_S);
-    const int64_t rows = xrs == C ? 1 : nr;
-    for (int64_t r = 0; r < rows; r++) {
-        const uintptr_t p0 = base + (uintptr_t)(r0 + r) * rb;
-        for (uintptr_t p = p0; p < p0 + len; p += 64) __builtin_prefetch((const void *)p, 0, 2);
-    }
-#else
-    (void)x; (void)xrs; (void)C; (void)r0; (void)nr;
-#endif
-}
-
 static double FX_FN(xent_rows_short)(
     const FX_FN(xent_ctx) *k, int64_t n,
     const FX_S *x, int64_t xrs, const FX_S *y, int64_t yrs,
@@ -253,6 +229,8 @@ static double FX_FN(xent_rows_short)(
     FX_T *xb = (FX_T *)malloc(tile * sizeof(FX_T) * (1 + (y != NULL) + (g != NULL)));
     FX_T *yb = xb != NULL && y != NULL ? xb + tile : NULL;
     FX_T *gb = xb != NULL && g != NULL ? xb + tile * (1 + (y != NULL)) : NULL;
+    const uintptr_t pf = FX_FN(transpose_pf)(n, FX_TROWS, xrs, C);   /* see there */
+    const uintptr_t ypf = y != NULL ? FX_FN(transpose_pf)(n, FX_TROWS, yrs, C) : 0;
     double total = 0.0;
     for (int64_t t0 = 0; t0 < n; t0 += FX_TROWS) {
         const int64_t nt = n - t0 < FX_TROWS ? n - t0 : FX_TROWS;
@@ -264,16 +242,10 @@ static double FX_FN(xent_rows_short)(
                                               g != NULL ? g + t0 * grs : NULL, grs, 1);
             continue;
         }
-        /* the next two tiles (past the block's end: the next block's first);
-         * the one after next is asked for again next time: asking two
-         * tiles ahead measured faster than one. A block of one tile is the
-         * array's last, or a half dtype's widened tile (read row by row,
-         * which the hardware prefetcher follows): nothing to ask for. */
-        if (n > FX_TROWS) FX_FN(prefetch_rows)(x, xrs, C, t0 + nt, 2 * FX_TROWS);
-        FX_FN(transpose)(x + t0 * xrs, xrs, xb, nt, nt, C);
-        if (y != NULL) FX_FN(transpose)(y + t0 * yrs, yrs, yb, nt, nt, C);
+        FX_FN(transpose)(x + t0 * xrs, xrs, xb, nt, nt, C, pf);
+        if (y != NULL) FX_FN(transpose)(y + t0 * yrs, yrs, yb, nt, nt, C, ypf);
         total += FX_FN(xent_rows_strided)(k, nt, xb, 1, nt, yb, 1, nt, lt, lo, gb, 1, nt);
-        if (g != NULL) FX_FN(transpose)(gb, nt, g + t0 * grs, grs, C, nt);
+        if (g != NULL) FX_FN(transpose)(gb, nt, g + t0 * grs, grs, C, nt, 0);
     }
     free(xb);
     return total;

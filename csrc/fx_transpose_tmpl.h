@@ -51,11 +51,14 @@ typedef int64_t FX_FN(tidx) __attribute__((vector_size(FX_VL_BYTES)));
 #endif
 
 static inline FX_ALWAYS_INLINE void FX_FN(transpose_block)(const FX_T *src, int64_t srs,
-                                                          FX_T *dst, int64_t drs)
+                                                          FX_T *dst, int64_t drs, uintptr_t pf)
 {
     FX_FN(tvec) v[FX_NL], u[FX_NL];
     FX_UNROLL
-    for (int i = 0; i < FX_NL; i++) memcpy(&v[i], src + i * srs, sizeof v[i]);
+    for (int i = 0; i < FX_NL; i++) {
+        memcpy(&v[i], src + i * srs, sizeof v[i]);
+        if (pf) __builtin_prefetch((const void *)((uintptr_t)(src + i * srs) + pf), 0, 2);
+    }
     FX_UNROLL
     for (int round = 1; round < FX_NL; round *= 2) {
         FX_UNROLL
@@ -77,8 +80,27 @@ static inline FX_ALWAYS_INLINE void FX_FN(transpose_block)(const FX_T *src, int6
 #define FX_TVEC 0
 #endif
 
+/* The prefetch distance, in bytes, for transposing a block of n rows of
+ * nc elements (row stride srs) in tiles of `tile` rows: two tiles ahead, so
+ * that each load of the transposition asks for the line of the same column
+ * two tiles on (one request per vector, spread over the tile, instead of
+ * one burst per tile; bursts of 128-256 lines stalled on the line fill
+ * buffers). 0 asks for nothing: for a block of one tile (the array's last,
+ * or a half dtype's widened tile) and for rows of at most two lines, whose
+ * tiles the hardware prefetcher follows by itself (measured on Zen 4 at
+ * (65536, C) float32: faster without the requests at C <= 32, slower at
+ * C >= 48). Addresses past the array's end are only asked for: a prefetch
+ * never faults, and they are computed as integers. */
+static inline uintptr_t FX_FN(transpose_pf)(int64_t n, int64_t tile, int64_t srs, int64_t nc)
+{
+    if (n <= tile || (uintptr_t)nc * FX_TBYTES <= 128) return 0;
+    return (uintptr_t)2 * (uintptr_t)tile * (uintptr_t)srs * FX_TBYTES;
+}
+
+/* Transposes as above; pf != 0 asks, for each row vector loaded at address
+ * a, for the line at a + pf (see transpose_pf). */
 static void FX_FN(transpose)(const FX_T *src, int64_t srs, FX_T *dst, int64_t drs,
-                              int64_t nr, int64_t nc)
+                              int64_t nr, int64_t nc, uintptr_t pf)
 {
 #if FX_TVEC
     if (nr >= FX_NL && nc >= FX_NL) {
@@ -86,7 +108,7 @@ static void FX_FN(transpose)(const FX_T *src, int64_t srs, FX_T *dst, int64_t dr
             if (r0 > nr - FX_NL) r0 = nr - FX_NL;
             for (int64_t c0 = 0;; c0 += FX_NL) {
                 if (c0 > nc - FX_NL) c0 = nc - FX_NL;
-                FX_FN(transpose_block)(src + r0 * srs + c0, srs, dst + c0 * drs + r0, drs);
+                FX_FN(transpose_block)(src + r0 * srs + c0, srs, dst + c0 * drs + r0, drs, pf);
                 if (c0 == nc - FX_NL) break;
             }
             if (r0 == nr - FX_NL) break;
@@ -94,8 +116,14 @@ static void FX_FN(transpose)(const FX_T *src, int64_t srs, FX_T *dst, int64_t dr
         return;
     }
 #endif
-    for (int64_t r = 0; r < nr; r++)
+    for (int64_t r = 0; r < nr; r++) {
+        if (pf) {
+            const uintptr_t a = (uintptr_t)(src + r * srs) + pf;
+            __builtin_prefetch((const void *)a, 0, 2);
+            __builtin_prefetch((const void *)(a + (uintptr_t)(nc - 1) * sizeof(FX_T)), 0, 2);
+        }
         for (int64_t c = 0; c < nc; c++) dst[c * drs + r] = src[r * srs + c];
+    }
 }
 
 #undef FX_TVEC

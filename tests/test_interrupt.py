@@ -33,9 +33,9 @@ CHILD = textwrap.dedent("""
     fx.set_num_threads(nt)
     # calls of seconds on 2 idle cores (log_loss reads only a column and the
     # row sums of a cached row: wide rows)
-    N, C = {"cross_entropy": (6_000_000, 1000), "evaluate": (4_000_000, 1000),
-            "logsumexp": (6_000_000, 1000), "kl_divergence": (2_000_000, 1000),
-            "log_loss": (1_000_000, 50_000)}[which]
+    N, C = {"cross_entropy": (12_000_000, 1000), "evaluate": (8_000_000, 1000),
+            "logsumexp": (12_000_000, 1000), "kl_divergence": (4_000_000, 1000),
+            "log_loss": (2_000_000, 50_000)}[which]
     x = np.broadcast_to(np.linspace(-3, 3, C, dtype=np.float32), (N, C))
     p = np.broadcast_to(np.full(C, 1 / C, np.float32), (N, C))
     labels = np.arange(N, dtype=np.int64) % C
