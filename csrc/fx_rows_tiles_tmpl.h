@@ -7,6 +7,34 @@
 #define FX_TILE 64
 #define FX_CCHUNK 256
 
+/* The losses lse[j] and total target weights av[j] of a tile's rows with
+ * index targets and no smoothing, as vectors: xent_finish and
+ * xent_row_weight with eps = 0, their formulas and bits. A = w_y (0 for an
+ * ignored row), loss = A (ls + (m - x_y)), 0 where A = 0, and NaN for a
+ * row with no finite maximum and A != 0. */
+static inline void FX_FN(xent_tile_finish)(const FX_FN(xent_ctx) *k, int64_t nt,
+                                           const FX_S *xt, int64_t xrs, int64_t xcs,
+                                           const int64_t *lab, const FX_T *m, const double *ls,
+                                           double *av, double *lse)
+{
+    double xy[FX_TILE], wy[FX_TILE];
+    for (int64_t j = 0; j < nt; j++) {
+        const int64_t yl = lab[j];
+        const int ign = yl == k->ignore_index;
+        xy[j] = ign ? 0.0 : (double)FX_LD(xt[j * xrs + yl * xcs]);
+        wy[j] = ign ? 0.0 : (k->w != NULL ? (double)k->w[yl] : 1.0);
+    }
+#pragma omp simd
+    for (int64_t j = 0; j < nt; j++) {
+        const double a = wy[j];
+        const double fin = a == 0.0 ? 0.0 : a * (ls[j] + ((double)m[j] - xy[j]));
+        const double bad = a == 0.0 ? 0.0 : (double)NAN;
+        const int ok = m[j] > -(FX_T)INFINITY;
+        lse[j] = ok ? fin : bad;
+        av[j] = ok ? a : bad;
+    }
+}
+
 /* Rows of any strides, vectorised across FX_TILE rows at a time: the class
  * loop is outside, the row loop inside. Serves PyTorch's (N, C, d...) layout
  * (row stride 1), class axes that are not last, mixed layouts, and short
@@ -33,7 +61,8 @@ static double FX_FN(xent_rows_strided)(
         double pt[FX_TILE], pa[FX_TILE];   /* float64: see tacc_chunk */
         double small[FX_TILE], ties[FX_TILE], tacc[FX_TILE], aacc[FX_TILE];
         double ls[FX_TILE], av[FX_TILE], lse[FX_TILE];
-        for (int64_t j = 0; j < nt; j++) {
+        /* whole tiles (constant bounds: vector stores, not a memset call) */
+        for (int64_t j = 0; j < FX_TILE; j++) {
             m[j] = -(FX_T)INFINITY;
             small[j] = ties[j] = tacc[j] = aacc[j] = 0.0;
         }
@@ -50,7 +79,7 @@ static double FX_FN(xent_rows_strided)(
         for (int64_t j = 0; j < nt; j++) sh[j] = m[j] > -(FX_T)INFINITY ? m[j] : (FX_T)0;
         for (int64_t c0 = 0; c0 < C; c0 += FX_CCHUNK) {
             const int64_t c1 = C - c0 < FX_CCHUNK ? C : c0 + FX_CCHUNK;
-            for (int64_t j = 0; j < nt; j++) ps[j] = pn[j] = pt[j] = pa[j] = 0;
+            for (int64_t j = 0; j < FX_TILE; j++) ps[j] = pn[j] = pt[j] = pa[j] = 0;
             for (int64_t c = c0; c < c1; c++) {
                 const FX_S *xc = xt + c * xcs;
 #pragma omp simd
@@ -91,7 +120,13 @@ static double FX_FN(xent_rows_strided)(
         }
 #pragma omp simd
         for (int64_t j = 0; j < nt; j++) ls[j] = fx_log1p_f64((ties[j] - 1.0) + small[j]);
-        for (int64_t j = 0; j < nt; j++) {
+        if (xent && !soft && k->eps == 0.0) {
+            FX_FN(xent_tile_finish)(k, nt, xt, xrs, xcs, lab + t0, m, ls, av, lse);
+            for (int64_t j = 0; j < nt; j++) {
+                if (lout != NULL) lout[t0 + j] = (FX_T)lse[j];
+                total += lse[j];
+            }
+        } else for (int64_t j = 0; j < nt; j++) {
             const int64_t r = t0 + j;
             double loss;
             if (!xent) {

@@ -21,59 +21,56 @@
 #if (defined(__GNUC__) || defined(__clang__)) && \
     (FX_NL == 2 || FX_NL == 4 || FX_NL == 8 || FX_NL == 16)
 #define FX_TVEC 1
-typedef FX_T FX_FN(tvec) __attribute__((vector_size(FX_VL_BYTES)));
-#if FX_TBYTES == 4
-typedef int32_t FX_FN(tidx) __attribute__((vector_size(FX_VL_BYTES)));
-#else
-typedef int64_t FX_FN(tidx) __attribute__((vector_size(FX_VL_BYTES)));
-#endif
-
-/* lane indices of zip_lo / zip_hi over the concatenation (a, b) */
-#if FX_NL == 2
-#define FX_ZLO 0, 2
-#define FX_ZHI 1, 3
-#elif FX_NL == 4
-#define FX_ZLO 0, 4, 1, 5
-#define FX_ZHI 2, 6, 3, 7
-#elif FX_NL == 8
-#define FX_ZLO 0, 8, 1, 9, 2, 10, 3, 11
-#define FX_ZHI 4, 12, 5, 13, 6, 14, 7, 15
-#else
-#define FX_ZLO 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23
-#define FX_ZHI 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31
-#endif
+/* lane indices of zip_lo / zip_hi over the concatenation (a, b) of two
+ * vectors of n lanes */
+#define FX_ZLO_2 0, 2
+#define FX_ZHI_2 1, 3
+#define FX_ZLO_4 0, 4, 1, 5
+#define FX_ZHI_4 2, 6, 3, 7
+#define FX_ZLO_8 0, 8, 1, 9, 2, 10, 3, 11
+#define FX_ZHI_8 4, 12, 5, 13, 6, 14, 7, 15
+#define FX_ZLO_16 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23
+#define FX_ZHI_16 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31
 #if defined(__clang__)
-#define FX_ZIP(a, b, idx) __builtin_shufflevector(a, b, idx)
+#define FX_ZIP(a, b, tidx, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
 #define FX_UNROLL _Pragma("unroll")
 #else
-#define FX_ZIP(a, b, idx) __builtin_shuffle(a, b, (FX_FN(tidx)){idx})
+#define FX_ZIP(a, b, tidx, ...) __builtin_shuffle(a, b, (tidx){__VA_ARGS__})
 #define FX_UNROLL _Pragma("GCC unroll 16")
 #endif
-
-static inline FX_ALWAYS_INLINE void FX_FN(transpose_block)(const FX_T *src, int64_t srs,
-                                                          FX_T *dst, int64_t drs, uintptr_t pf)
-{
-    FX_FN(tvec) v[FX_NL], u[FX_NL];
-    FX_UNROLL
-    for (int i = 0; i < FX_NL; i++) {
-        memcpy(&v[i], src + i * srs, sizeof v[i]);
-        if (pf) __builtin_prefetch((const void *)((uintptr_t)(src + i * srs) + pf), 0, 2);
-    }
-    FX_UNROLL
-    for (int round = 1; round < FX_NL; round *= 2) {
-        FX_UNROLL
-        for (int i = 0; i < FX_NL / 2; i++) {
-            u[2 * i] = FX_ZIP(v[i], v[i + FX_NL / 2], FX_ZLO);
-            u[2 * i + 1] = FX_ZIP(v[i], v[i + FX_NL / 2], FX_ZHI);
-        }
-        FX_UNROLL
-        for (int i = 0; i < FX_NL; i++) v[i] = u[i];
-    }
-    FX_UNROLL
-    for (int i = 0; i < FX_NL; i++) memcpy(dst + i * drs, &v[i], sizeof v[i]);
-}
-#undef FX_ZLO
-#undef FX_ZHI
+/* blocks of a whole vector, and of half and a quarter of one (16 bytes at
+ * least) for matrices narrower than a vector's lanes: short rows of 4-15
+ * float32 classes on AVX-512 are transposed as vectors too. The widths as
+ * literals (they name the functions). */
+#if FX_NL == 16
+#define FX_W1 16
+#define FX_W2 8
+#define FX_W4 4
+#elif FX_NL == 8
+#define FX_W1 8
+#define FX_W2 4
+#define FX_W4 2
+#elif FX_NL == 4
+#define FX_W1 4
+#define FX_W2 2
+#else
+#define FX_W1 2
+#endif
+#define FX_TB FX_W1
+#include "fx_tblock_tmpl.h"
+#undef FX_TB
+#if FX_VL_BYTES >= 32 && FX_NL >= 4
+#define FX_TVEC_HALF 1
+#define FX_TB FX_W2
+#include "fx_tblock_tmpl.h"
+#undef FX_TB
+#endif
+#if FX_VL_BYTES >= 64 && FX_NL >= 8
+#define FX_TVEC_QUARTER 1
+#define FX_TB FX_W4
+#include "fx_tblock_tmpl.h"
+#undef FX_TB
+#endif
 #undef FX_ZIP
 #undef FX_UNROLL
 #else
@@ -104,15 +101,19 @@ static void FX_FN(transpose)(const FX_T *src, int64_t srs, FX_T *dst, int64_t dr
 {
 #if FX_TVEC
     if (nr >= FX_NL && nc >= FX_NL) {
-        for (int64_t r0 = 0;; r0 += FX_NL) {
-            if (r0 > nr - FX_NL) r0 = nr - FX_NL;
-            for (int64_t c0 = 0;; c0 += FX_NL) {
-                if (c0 > nc - FX_NL) c0 = nc - FX_NL;
-                FX_FN(transpose_block)(src + r0 * srs + c0, srs, dst + c0 * drs + r0, drs, pf);
-                if (c0 == nc - FX_NL) break;
-            }
-            if (r0 == nr - FX_NL) break;
-        }
+        FX_FN(FX_CAT(transpose_blocks, FX_W1))(src, srs, dst, drs, nr, nc, pf);
+        return;
+    }
+#endif
+#if FX_TVEC_HALF
+    if (nr >= FX_W2 && nc >= FX_W2) {
+        FX_FN(FX_CAT(transpose_blocks, FX_W2))(src, srs, dst, drs, nr, nc, pf);
+        return;
+    }
+#endif
+#if FX_TVEC_QUARTER
+    if (nr >= FX_W4 && nc >= FX_W4) {
+        FX_FN(FX_CAT(transpose_blocks, FX_W4))(src, srs, dst, drs, nr, nc, pf);
         return;
     }
 #endif
@@ -127,4 +128,9 @@ static void FX_FN(transpose)(const FX_T *src, int64_t srs, FX_T *dst, int64_t dr
 }
 
 #undef FX_TVEC
+#undef FX_TVEC_HALF
+#undef FX_TVEC_QUARTER
+#undef FX_W1
+#undef FX_W2
+#undef FX_W4
 #undef FX_NL

@@ -888,3 +888,35 @@ def test_peak_memory(mode):
     limit = 0.02 * nbytes + (nbytes if mode == "grad" else 0)
     assert growth < limit, f"{mode}: peak RSS grew {growth / 2**20:.1f} MiB, " \
                            f"limit {limit / 2**20:.1f} MiB (logits {nbytes / 2**20:.0f} MiB)"
+
+
+# --------------------------------------------------------------------------
+# short rows: tiles transposed (vector blocks of a whole, half or quarter
+# vector, a prefetch spread over the transposition) against the same rows
+# read in place, strided, with the same arithmetic
+
+
+@pytest.mark.parametrize("dtype", [F32, F64], ids=str)
+@pytest.mark.parametrize("kind", ["index", "soft"])
+def test_short_rows_transposed_equal_the_rows_read_in_place(isa, rng, dtype, kind):
+    """Row by row, a C-ordered or row-sliced short-row array (transposed in
+    tiles) gives the bits of the Fortran-ordered one (read in place, no
+    transposition): losses and gradients, with ignored rows and weights."""
+    for C in list(range(1, 21)) + [31, 33, 40, 100, 128]:
+        for N in (1, 5, 63, 64, 65, 300):
+            x = (rng.standard_normal((N, C)) * 4).astype(dtype)
+            kw = dict(weight=rng.uniform(0.5, 2.0, C).astype(dtype), reduction="none",
+                      return_grad=True)
+            if kind == "index":
+                t = rng.integers(0, C, N)
+                t[rng.random(N) < 0.2] = -100
+            else:
+                t = rng.dirichlet(np.ones(C), N).astype(dtype)
+            wide = np.zeros((N, C + 3), dtype)
+            wide[:, 1:C + 1] = x
+            want, want_g = fx(np.asfortranarray(x), np.asfortranarray(t) if kind == "soft" else t,
+                              **kw)
+            for name, xv in (("C-order", x), ("row-sliced", wide[:, 1:C + 1])):
+                loss, grad = fx(xv, t, **kw)
+                np.testing.assert_array_equal(loss, want, err_msg=f"{name} loss C={C} N={N}")
+                np.testing.assert_array_equal(grad, want_g, err_msg=f"{name} grad C={C} N={N}")
