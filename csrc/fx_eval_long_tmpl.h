@@ -124,8 +124,8 @@ static void FX_FN(eval_rows_long)(const fx_eval_ctx *ctx, fx_eval_tally *tally, 
                 rn = has_ref ? rrow + rrs : NULL;
             }
             FX_FN(eval_stats) st;
-            if (has_ref) FX_FN(eval_row)(xrow, rrow, C, t, xrow[t], p->ties_last, 1, 1, xn, rn, &st);
-            else FX_FN(eval_row)(xrow, NULL, C, t, xrow[t], p->ties_last, 0, need_am, xn, NULL, &st);
+            if (has_ref) FX_FN(eval_row)(xrow, rrow, C, xrow[t], p->ties_last, 1, 1, xn, rn, &st);
+            else FX_FN(eval_row)(xrow, NULL, C, xrow[t], p->ties_last, 0, need_am, xn, NULL, &st);
             const int64_t rank = st.bad ? -1 : FX_FN(eval_rank)(st.gt, st.eq, xrow, 1, C, t,
                                                                  p->ties_last);
             FX_FN(eval_group_put)(&g, k, st.bad ? FX_ROW_NONFINITE : FX_ROW_COUNTED, &st,

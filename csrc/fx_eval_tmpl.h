@@ -251,11 +251,11 @@ static inline FX_ALWAYS_INLINE void FX_FN(eval_chunk_ref)(const FX_T *rc, const 
 #undef FX_EV_REF_TERMS
 
 /* The statistics of one contiguous row x (and reference row xr) whose
- * target t holds xt; the argmax (and the reference's) only when asked
+ * target holds xt; the argmax (and the reference's) only when asked
  * (need_am), found afterwards in the chunk that holds the max. xn and rn
  * (or NULL) are the rows read next, prefetched during the last chunk. */
 static inline FX_ALWAYS_INLINE void FX_FN(eval_row)(const FX_T *x, const FX_T *xr, int64_t C,
-                                                    int64_t t, FX_T xt, int last,
+                                                    FX_T xt, int last,
                                                     const int has_ref, int need_am,
                                                     const FX_T *xn, const FX_T *rn,
                                                     FX_FN(eval_stats) *st)
