@@ -61,8 +61,7 @@ static double FX_FN(xent_rows_strided)(
         double pt[FX_TILE], pa[FX_TILE];   /* float64: see tacc_chunk */
         double small[FX_TILE], ties[FX_TILE], tacc[FX_TILE], aacc[FX_TILE];
         double ls[FX_TILE], av[FX_TILE], lse[FX_TILE];
-        /* whole tiles (constant bounds: vector stores, not a memset call) */
-        for (int64_t j = 0; j < FX_TILE; j++) {
+        for (int64_t j = 0; j < nt; j++) {
             m[j] = -(FX_T)INFINITY;
             small[j] = ties[j] = tacc[j] = aacc[j] = 0.0;
         }
@@ -79,7 +78,7 @@ static double FX_FN(xent_rows_strided)(
         for (int64_t j = 0; j < nt; j++) sh[j] = m[j] > -(FX_T)INFINITY ? m[j] : (FX_T)0;
         for (int64_t c0 = 0; c0 < C; c0 += FX_CCHUNK) {
             const int64_t c1 = C - c0 < FX_CCHUNK ? C : c0 + FX_CCHUNK;
-            for (int64_t j = 0; j < FX_TILE; j++) ps[j] = pn[j] = pt[j] = pa[j] = 0;
+            for (int64_t j = 0; j < nt; j++) ps[j] = pn[j] = pt[j] = pa[j] = 0;
             for (int64_t c = c0; c < c1; c++) {
                 const FX_S *xc = xt + c * xcs;
 #pragma omp simd
