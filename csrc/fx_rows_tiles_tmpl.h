@@ -40,7 +40,7 @@ static inline void FX_FN(xent_tile_finish)(const FX_FN(xent_ctx) *k, int64_t nt,
  * (row stride 1), class axes that are not last, mixed layouts, and short
  * rows transposed into a tile (see xent_block). Sums run in the compute
  * dtype over FX_CCHUNK classes, then in float64. */
-static double FX_FN(xent_rows_strided)(
+static inline FX_ALWAYS_INLINE double FX_FN(xent_rows_strided_in)(
     const FX_FN(xent_ctx) *k, int64_t n,
     const FX_S *x, int64_t xrs, int64_t xcs,
     const FX_S *y, int64_t yrs, int64_t ycs,
@@ -210,6 +210,25 @@ static double FX_FN(xent_rows_strided)(
     return total;
 }
 
+static double FX_FN(xent_rows_strided)(
+    const FX_FN(xent_ctx) *k, int64_t n,
+    const FX_S *x, int64_t xrs, int64_t xcs,
+    const FX_S *y, int64_t yrs, int64_t ycs,
+    const int64_t *lab, FX_T *lout,
+    FX_T *g, int64_t grs, int64_t gcs)
+{
+    return FX_FN(xent_rows_strided_in)(k, n, x, xrs, xcs, y, yrs, ycs, lab, lout, g, grs, gcs);
+}
+
+/* One whole transposed tile of FX_TROWS rows: the same code with the row
+ * count and strides constant, so its row loops have fixed trip counts. */
+static double FX_FN(xent_tile_full)(const FX_FN(xent_ctx) *k, const FX_S *x, const FX_S *y,
+                                    const int64_t *lab, FX_T *lout, FX_T *g)
+{
+    return FX_FN(xent_rows_strided_in)(k, FX_TROWS, x, 1, FX_TROWS, y, 1, FX_TROWS, lab, lout,
+                                       g, 1, FX_TROWS);
+}
+
 /* Short contiguous rows: a within-row vector loop would be mostly tail and
  * horizontal reductions, so tiles of FX_TROWS rows are transposed into
  * class-major buffers (see fx_transpose_tmpl.h) and handled across rows by
@@ -278,7 +297,8 @@ static double FX_FN(xent_rows_short)(
         }
         FX_FN(transpose)(x + t0 * xrs, xrs, xb, nt, nt, C, pf);
         if (y != NULL) FX_FN(transpose)(y + t0 * yrs, yrs, yb, nt, nt, C, ypf);
-        total += FX_FN(xent_rows_strided)(k, nt, xb, 1, nt, yb, 1, nt, lt, lo, gb, 1, nt);
+        total += nt == FX_TROWS ? FX_FN(xent_tile_full)(k, xb, yb, lt, lo, gb)
+                                : FX_FN(xent_rows_strided)(k, nt, xb, 1, nt, yb, 1, nt, lt, lo, gb, 1, nt);
         if (g != NULL) FX_FN(transpose)(gb, nt, g + t0 * grs, grs, C, nt, 0);
     }
     free(xb);
