@@ -8,10 +8,10 @@
 #define FX_CCHUNK 256
 
 /* The losses lse[j] and total target weights av[j] of a tile's rows with
- * index targets and no smoothing, as vectors: xent_finish and
- * xent_row_weight with eps = 0, their formulas and bits. A = w_y (0 for an
- * ignored row), loss = A (ls + (m - x_y)), 0 where A = 0, and NaN for a
- * row with no finite maximum and A != 0. */
+ * index targets and no smoothing, as vectors: xent_finish over the tile
+ * (w_y = 0 for an ignored row, so its loss and A are 0), and, for a row
+ * with no finite maximum, 0 where A = 0 and NaN otherwise (xent_row_weight
+ * with eps = 0 is xent_finish's A). */
 static inline void FX_FN(xent_tile_finish)(const FX_FN(xent_ctx) *k, int64_t nt,
                                            const FX_S *xt, int64_t xrs, int64_t xcs,
                                            const int64_t *lab, const FX_T *m, const double *ls,
@@ -26,8 +26,8 @@ static inline void FX_FN(xent_tile_finish)(const FX_FN(xent_ctx) *k, int64_t nt,
     }
 #pragma omp simd
     for (int64_t j = 0; j < nt; j++) {
-        const double a = wy[j];
-        const double fin = a == 0.0 ? 0.0 : a * (ls[j] + ((double)m[j] - xy[j]));
+        double a;
+        const double fin = FX_FN(xent_finish)(k, 0, ls[j], (double)m[j], 0.0, 0.0, xy[j], wy[j], &a);
         const double bad = a == 0.0 ? 0.0 : (double)NAN;
         const int ok = m[j] > -(FX_T)INFINITY;
         lse[j] = ok ? fin : bad;
@@ -220,15 +220,6 @@ static double FX_FN(xent_rows_strided)(
     return FX_FN(xent_rows_strided_in)(k, n, x, xrs, xcs, y, yrs, ycs, lab, lout, g, grs, gcs);
 }
 
-/* One whole transposed tile of FX_TROWS rows: the same code with the row
- * count and strides constant, so its row loops have fixed trip counts. */
-static double FX_FN(xent_tile_full)(const FX_FN(xent_ctx) *k, const FX_S *x, const FX_S *y,
-                                    const int64_t *lab, FX_T *lout, FX_T *g)
-{
-    return FX_FN(xent_rows_strided_in)(k, FX_TROWS, x, 1, FX_TROWS, y, 1, FX_TROWS, lab, lout,
-                                       g, 1, FX_TROWS);
-}
-
 /* Short contiguous rows: a within-row vector loop would be mostly tail and
  * horizontal reductions, so tiles of FX_TROWS rows are transposed into
  * class-major buffers (see fx_transpose_tmpl.h) and handled across rows by
@@ -272,6 +263,15 @@ static double FX_FN(xent_rows_short)(
 }
 #undef FX_F32_FN
 #else
+/* One whole transposed tile of FX_TROWS rows: the same code with the row
+ * count and strides constant, so its row loops have fixed trip counts. */
+static double FX_FN(xent_tile_full)(const FX_FN(xent_ctx) *k, const FX_S *x, const FX_S *y,
+                                    const int64_t *lab, FX_T *lout, FX_T *g)
+{
+    return FX_FN(xent_rows_strided_in)(k, FX_TROWS, x, 1, FX_TROWS, y, 1, FX_TROWS, lab, lout,
+                                       g, 1, FX_TROWS);
+}
+
 static double FX_FN(xent_rows_short)(
     const FX_FN(xent_ctx) *k, int64_t n,
     const FX_S *x, int64_t xrs, const FX_S *y, int64_t yrs,

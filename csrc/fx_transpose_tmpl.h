@@ -56,17 +56,21 @@
 #else
 #define FX_W1 2
 #endif
+#if FX_VL_BYTES < 32
+#undef FX_W2   /* a half vector under 16 bytes */
+#endif
+#if FX_VL_BYTES < 64
+#undef FX_W4
+#endif
 #define FX_TB FX_W1
 #include "fx_tblock_tmpl.h"
 #undef FX_TB
-#if FX_VL_BYTES >= 32 && FX_NL >= 4
-#define FX_TVEC_HALF 1
+#ifdef FX_W2
 #define FX_TB FX_W2
 #include "fx_tblock_tmpl.h"
 #undef FX_TB
 #endif
-#if FX_VL_BYTES >= 64 && FX_NL >= 8
-#define FX_TVEC_QUARTER 1
+#ifdef FX_W4
 #define FX_TB FX_W4
 #include "fx_tblock_tmpl.h"
 #undef FX_TB
@@ -100,18 +104,18 @@ static void FX_FN(transpose)(const FX_T *src, int64_t srs, FX_T *dst, int64_t dr
                               int64_t nr, int64_t nc, uintptr_t pf)
 {
 #if FX_TVEC
-    if (nr >= FX_NL && nc >= FX_NL) {
+    if (nr >= FX_W1 && nc >= FX_W1) {
         FX_FN(FX_CAT(transpose_blocks, FX_W1))(src, srs, dst, drs, nr, nc, pf);
         return;
     }
 #endif
-#if FX_TVEC_HALF
+#ifdef FX_W2
     if (nr >= FX_W2 && nc >= FX_W2) {
         FX_FN(FX_CAT(transpose_blocks, FX_W2))(src, srs, dst, drs, nr, nc, pf);
         return;
     }
 #endif
-#if FX_TVEC_QUARTER
+#ifdef FX_W4
     if (nr >= FX_W4 && nc >= FX_W4) {
         FX_FN(FX_CAT(transpose_blocks, FX_W4))(src, srs, dst, drs, nr, nc, pf);
         return;
@@ -128,8 +132,6 @@ static void FX_FN(transpose)(const FX_T *src, int64_t srs, FX_T *dst, int64_t dr
 }
 
 #undef FX_TVEC
-#undef FX_TVEC_HALF
-#undef FX_TVEC_QUARTER
 #undef FX_W1
 #undef FX_W2
 #undef FX_W4
