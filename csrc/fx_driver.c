@@ -239,6 +239,24 @@ static double fx_pairwise_sum(const double *v, int64_t n, int64_t stride)
 int64_t fx_check_labels(const int64_t *labels, int64_t n, int64_t C, int64_t ignore_index,
                         const void *weight, int dtype, double *weight_sum)
 {
+    if (weight == NULL) {
+        /* Without weights the sum is a count: counted in an integer (exact,
+         * so the same double as adding 1.0 in order, below 2^53) and without
+         * branches, the range test folded into one flag; the first bad label
+         * is only looked for when there is one. */
+        int64_t count = 0;
+        uint64_t bad = 0;
+        for (int64_t i = 0; i < n; i++) {
+            const int64_t y = labels[i];
+            const uint64_t counted = (uint64_t)(y != ignore_index);
+            count += (int64_t)counted;
+            bad |= counted & (uint64_t)((uint64_t)y >= (uint64_t)C);
+        }
+        if (!bad) {
+            *weight_sum = (double)count;
+            return -1;
+        }
+    }
     double ws = 0.0;
     for (int64_t i = 0; i < n; i++) {
         int64_t y = labels[i];
